@@ -1,0 +1,383 @@
+/**
+ * A worker pool: a fixed number of worker fibers run a handler over jobs fed through a bounded queue. The pool
+ * lives in a `Scope`: closing it stops intake, lets queued and running jobs finish within `shutdownTimeout`,
+ * settles whatever is left with `PoolShutdown`, and leaves no fiber behind. Every accepted job settles exactly
+ * once, with its handler's own success, typed failure, defect or interruption, or with one of the pool's errors
+ * (`JobTimeout`, `JobDropped`, `PoolShutdown`).
+ *
+ * `make` builds a pool around one handler; `makeExecutor` builds a pool that runs arbitrary effects under one
+ * concurrency budget. `layer`, `layerConfig` and `layerExecutor` provide either as a service.
+ *
+ * @since 0.1.0
+ */
+import * as Config from "effect/Config"
+import * as Context from "effect/Context"
+import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import type * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import type * as Option from "effect/Option"
+import type * as Scope from "effect/Scope"
+import { type OverflowStrategy as Overflow, type PoolSettings, resolveSettings } from "./internal/options.ts"
+import * as internal from "./internal/pool.ts"
+import { InvalidPoolOptions, type JobError, type SubmitError } from "./WorkerPoolError.ts"
+
+// -----------------------------------------------------------------------------
+// type id
+// -----------------------------------------------------------------------------
+
+/**
+ * @category type id
+ * @since 0.1.0
+ */
+export const TypeId: TypeId = "~effect-worker-pool/WorkerPool"
+
+/**
+ * @category type id
+ * @since 0.1.0
+ */
+export type TypeId = "~effect-worker-pool/WorkerPool"
+
+// -----------------------------------------------------------------------------
+// models
+// -----------------------------------------------------------------------------
+
+/**
+ * What happens to a submission when the queue is full.
+ *
+ * - `"suspend"` (default): the submitter waits for room; waiting submitters are admitted in arrival order.
+ * - `"fail"`: the submission fails at once with `QueueFull`.
+ * - `"dropping"`: the new job is accepted and settles at once with `JobDropped`.
+ * - `"sliding"`: the new job is accepted and the oldest queued job settles with `JobDropped`.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type OverflowStrategy = Overflow
+
+/**
+ * The options every pool takes, besides its handler. Each may also come from `Config` (see `layerConfig`).
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Settings extends PoolSettings {
+  /** Number of workers: at most this many jobs run at any instant. Default `1`. */
+  readonly concurrency?: number | undefined
+  /** Jobs that may wait in the queue (running jobs not counted). Default `1024`. There is no unbounded mode. */
+  readonly capacity?: number | undefined
+  /** What a submission does when the queue is full. Default `"suspend"`. */
+  readonly overflow?: OverflowStrategy | undefined
+  /** Default run-time limit of each job (a job's own `timeout` overrides it). Default: none. */
+  readonly timeout?: Duration.Input | undefined
+  /** How long closing the scope waits for queued and running jobs. Default `"30 seconds"`; `0` stops at once. */
+  readonly shutdownTimeout?: Duration.Input | undefined
+  /** Names the pool in errors, stats, metrics and spans. Default `"worker-pool"`. */
+  readonly name?: string | undefined
+}
+
+/**
+ * The options of a pool built around one handler.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Options<I, A, E, R> extends Settings {
+  /** Runs one job. Its services `R` are taken from where the pool is built. */
+  readonly handler: (input: I, job: JobInfo) => Effect.Effect<A, E, R>
+}
+
+/**
+ * Options of a single job.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface JobOptions {
+  /** The job's id, as seen in `JobInfo`, handles and errors. Default: a number in submission order. */
+  readonly id?: string | undefined
+  /** The job's run-time limit, overriding the pool's `timeout`. Time spent queued does not count. */
+  readonly timeout?: Duration.Input | undefined
+}
+
+/**
+ * What a handler knows about the job it runs.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface JobInfo {
+  readonly id: string
+  /** 1 for the first run of a job. */
+  readonly attempt: number
+  /** The worker slot running the job, from 1 to `concurrency`. */
+  readonly worker: number
+  /** The pool's name. */
+  readonly pool: string
+}
+
+/**
+ * A handle on an accepted job.
+ *
+ * **Details**
+ *
+ * `await` waits for the outcome; interrupting a fiber that waits in `await` does not cancel the job. `interrupt`
+ * cancels it: a queued job never starts, a running job is interrupted; either way `interrupt` returns once the
+ * job has settled (its finalizers have run). `poll` never waits.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface JobHandle<A, E> {
+  readonly id: string
+  readonly await: Effect.Effect<A, E>
+  readonly poll: Effect.Effect<Option.Option<Exit.Exit<A, E>>>
+  readonly interrupt: Effect.Effect<void>
+}
+
+/**
+ * A snapshot of a pool. At every instant:
+ * `submitted = succeeded + failed + defects + timedOut + cancelled + dropped + shutdown + queued + running`.
+ *
+ * **Details**
+ *
+ * `rejected` counts submissions turned away (`QueueFull`, `PoolShutdown`), outside that sum. `waiting` counts
+ * submitters waiting for room (not yet accepted). `completed`, `totalDurationMillis` and `averageDurationMillis`
+ * cover jobs that ran, whatever their outcome. `state` is `"open"`, `"draining"` (intake stopped, work goes on),
+ * `"stopping"` (running jobs are being interrupted) or `"closed"`.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Stats extends internal.Stats {}
+
+/**
+ * A pool that runs one handler over inputs of type `I`.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface WorkerPool<in out I, out A, out E = never> {
+  readonly [TypeId]: TypeId
+  readonly name: string
+  /**
+   * Enqueues a job and waits for its result. Interrupting the caller cancels the job (a queued job never starts,
+   * a running one is interrupted) and returns once it has settled.
+   */
+  readonly execute: (input: I, options?: JobOptions) => Effect.Effect<A, E | JobError | SubmitError>
+  /** Enqueues a job and returns its handle once the job is accepted (waiting for room if `overflow` says so). */
+  readonly submit: (input: I, options?: JobOptions) => Effect.Effect<JobHandle<A, E | JobError>, SubmitError>
+  /** Like `submit`, but never waits: fails with `QueueFull` whenever the queue has no room. */
+  readonly trySubmit: (input: I, options?: JobOptions) => Effect.Effect<JobHandle<A, E | JobError>, SubmitError>
+  /** A snapshot of the pool's counters. */
+  readonly stats: Effect.Effect<Stats>
+  /** Waits until no job is queued or running. */
+  readonly awaitIdle: Effect.Effect<void>
+  /** Graceful stop: takes no more jobs, finishes every queued and running one, then stops the workers. */
+  readonly drain: Effect.Effect<void>
+  /**
+   * Immediate stop: takes no more jobs, interrupts running ones, and returns the inputs of the jobs that never
+   * started. Every unfinished job settles with `PoolShutdown`.
+   */
+  readonly shutdown: Effect.Effect<ReadonlyArray<I>>
+}
+
+/**
+ * A pool that runs arbitrary effects under one concurrency budget. Each effect keeps its own success, error and
+ * services: they come from the caller of `execute` or `submit`.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Executor {
+  readonly [TypeId]: TypeId
+  readonly name: string
+  /** Runs `effect` on the pool and waits for its result. Interrupting the caller cancels it. */
+  readonly execute: <A, E, R>(
+    effect: Effect.Effect<A, E, R>,
+    options?: JobOptions
+  ) => Effect.Effect<A, E | JobError | SubmitError, R>
+  /** Enqueues `effect` and returns its handle once accepted. */
+  readonly submit: <A, E, R>(
+    effect: Effect.Effect<A, E, R>,
+    options?: JobOptions
+  ) => Effect.Effect<JobHandle<A, E | JobError>, SubmitError, R>
+  /** Like `submit`, but never waits: fails with `QueueFull` whenever the queue has no room. */
+  readonly trySubmit: <A, E, R>(
+    effect: Effect.Effect<A, E, R>,
+    options?: JobOptions
+  ) => Effect.Effect<JobHandle<A, E | JobError>, SubmitError, R>
+  readonly stats: Effect.Effect<Stats>
+  readonly awaitIdle: Effect.Effect<void>
+  readonly drain: Effect.Effect<void>
+  /** Immediate stop; returns the effects that never started (with their services), which may be run again. */
+  readonly shutdown: Effect.Effect<ReadonlyArray<Effect.Effect<unknown, unknown>>>
+}
+
+// -----------------------------------------------------------------------------
+// constructors
+// -----------------------------------------------------------------------------
+
+/**
+ * Builds a pool in the current scope. The workers start before `make` returns; closing the scope drains the pool
+ * (see `shutdownTimeout`).
+ *
+ * **Gotchas**
+ *
+ * On the `TestClock`, the drain at scope close waits on virtual time: a test that ends with jobs still running
+ * sets `shutdownTimeout: 0` or advances the clock.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const make = <I, A, E = never, R = never>(
+  options: Options<I, A, E, R>
+): Effect.Effect<WorkerPool<I, A, E>, InvalidPoolOptions, Scope.Scope | R> =>
+  Effect.flatMap(resolveHandler(options), (settings) => {
+    const handler = options.handler
+    return Effect.map(internal.make<I, A, E, R>(settings, handler), fromCore)
+  })
+
+/**
+ * Builds a pool of arbitrary effects in the current scope: the p-limit / `Submit(func)` use case, where many call
+ * sites share one concurrency budget.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const makeExecutor = (
+  options: Settings = {}
+): Effect.Effect<Executor, InvalidPoolOptions, Scope.Scope> =>
+  Effect.flatMap(resolveSettings(options), (settings) =>
+    Effect.map(
+      internal.make<Effect.Effect<unknown, unknown>, unknown, unknown, never>(settings, (effect) => effect),
+      executorFromCore
+    ))
+
+// -----------------------------------------------------------------------------
+// layers
+// -----------------------------------------------------------------------------
+
+/**
+ * Provides a pool as the service `tag`. The handler's requirements become the layer's requirements; callers of
+ * the service never see them.
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const layer = <Id, I, A, E, R>(
+  tag: Context.Key<Id, WorkerPool<I, A, E>>,
+  options: Options<I, A, E, R>
+): Layer.Layer<Id, InvalidPoolOptions, Exclude<R, Scope.Scope>> =>
+  Layer.effect(tag, make(options)) as Layer.Layer<Id, InvalidPoolOptions, Exclude<R, Scope.Scope>>
+
+/**
+ * Provides a pool as the service `tag`, reading its settings from `Config` (a `Config` of the whole settings
+ * object, or one `Config` per setting). Invalid values fail the layer with `InvalidPoolOptions`.
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const layerConfig = <Id, I, A, E, R>(
+  tag: Context.Key<Id, WorkerPool<I, A, E>>,
+  options: {
+    readonly handler: (input: I, job: JobInfo) => Effect.Effect<A, E, R>
+    readonly config: Config.Wrap<Settings>
+  }
+): Layer.Layer<Id, InvalidPoolOptions | Config.ConfigError, Exclude<R, Scope.Scope>> =>
+  Layer.effect(
+    tag,
+    Effect.flatMap(Config.unwrap(options.config), (settings) => make({ ...settings, handler: options.handler }))
+  ) as Layer.Layer<Id, InvalidPoolOptions | Config.ConfigError, Exclude<R, Scope.Scope>>
+
+/**
+ * Provides an `Executor` as the service `tag`.
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const layerExecutor = <Id>(
+  tag: Context.Key<Id, Executor>,
+  options: Settings = {}
+): Layer.Layer<Id, InvalidPoolOptions> => Layer.effect(tag, makeExecutor(options))
+
+// -----------------------------------------------------------------------------
+// internal
+// -----------------------------------------------------------------------------
+
+const resolveHandler = <I, A, E, R>(options: Options<I, A, E, R>) =>
+  typeof options.handler === "function"
+    ? resolveSettings(options)
+    : Effect.fail(new InvalidPoolOptions({ option: "handler", value: options.handler, reason: "must be a function" }))
+
+const fromCore = <I, A, E>(core: internal.Core<I, A, E>): WorkerPool<I, A, E> => {
+  const handle = (job: internal.Job<I, A, E>): JobHandle<A, E | JobError> => new Handle(core, job)
+  return {
+    [TypeId]: TypeId,
+    name: core.name,
+    execute: core.execute,
+    submit: (input, options) => Effect.map(core.submit(input, options), handle),
+    trySubmit: (input, options) => Effect.map(core.trySubmit(input, options), handle),
+    stats: core.stats,
+    awaitIdle: core.awaitIdle,
+    drain: core.drain,
+    shutdown: core.shutdown
+  }
+}
+
+const executorFromCore = (core: internal.Core<Effect.Effect<unknown, unknown>, unknown, unknown>): Executor => {
+  const withCaller = <A, E, R, X, Y>(
+    effect: Effect.Effect<A, E, R>,
+    f: (effect: Effect.Effect<unknown, unknown>) => Effect.Effect<X, Y>
+  ): Effect.Effect<X, Y, R> =>
+    Effect.contextWith((context: Context.Context<R>) => f(Effect.provideContext(effect, context)))
+  return {
+    [TypeId]: TypeId,
+    name: core.name,
+    execute: <A, E, R>(effect: Effect.Effect<A, E, R>, options?: JobOptions) =>
+      withCaller(effect, (run) => core.execute(run, options)) as Effect.Effect<A, E | JobError | SubmitError, R>,
+    submit: <A, E, R>(effect: Effect.Effect<A, E, R>, options?: JobOptions) =>
+      withCaller(
+        effect,
+        (run) => Effect.map(core.submit(run, options), (job) => new Handle(core, job))
+      ) as Effect.Effect<
+        JobHandle<A, E | JobError>,
+        SubmitError,
+        R
+      >,
+    trySubmit: <A, E, R>(effect: Effect.Effect<A, E, R>, options?: JobOptions) =>
+      withCaller(
+        effect,
+        (run) => Effect.map(core.trySubmit(run, options), (job) => new Handle(core, job))
+      ) as Effect.Effect<
+        JobHandle<A, E | JobError>,
+        SubmitError,
+        R
+      >,
+    stats: core.stats,
+    awaitIdle: core.awaitIdle,
+    drain: core.drain,
+    shutdown: core.shutdown
+  }
+}
+
+class Handle<I, A, E> implements JobHandle<A, E | JobError> {
+  readonly core: internal.Core<I, A, E>
+  readonly job: internal.Job<I, A, E>
+  constructor(core: internal.Core<I, A, E>, job: internal.Job<I, A, E>) {
+    this.core = core
+    this.job = job
+  }
+  get id(): string {
+    return this.job.id
+  }
+  get await(): Effect.Effect<A, E | JobError> {
+    return this.core.await(this.job)
+  }
+  get poll(): Effect.Effect<Option.Option<Exit.Exit<A, E | JobError>>> {
+    return this.core.poll(this.job)
+  }
+  get interrupt(): Effect.Effect<void> {
+    return this.core.interrupt(this.job)
+  }
+}

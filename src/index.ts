@@ -1,0 +1,18 @@
+/**
+ * @since 0.1.0
+ */
+
+/**
+ * A worker pool for Effect: worker fibers fed by a bounded queue, typed errors, exact timeouts and cancellation,
+ * and a scope-safe shutdown.
+ *
+ * @since 0.1.0
+ */
+export * as WorkerPool from "./WorkerPool.ts"
+
+/**
+ * The errors a worker pool produces besides a job's own error.
+ *
+ * @since 0.1.0
+ */
+export * as WorkerPoolError from "./WorkerPoolError.ts"

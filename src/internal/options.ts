@@ -1,0 +1,119 @@
+/**
+ * Validation of pool and job options into their resolved form. Every check names the option and the value.
+ */
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Option from "effect/Option"
+import { InvalidJobOptions, InvalidPoolOptions } from "../WorkerPoolError.ts"
+
+/** @internal */
+export type OverflowStrategy = "suspend" | "fail" | "dropping" | "sliding"
+
+/** @internal */
+export interface PoolSettings {
+  readonly concurrency?: number | undefined
+  readonly capacity?: number | undefined
+  readonly overflow?: OverflowStrategy | undefined
+  readonly timeout?: Duration.Input | undefined
+  readonly shutdownTimeout?: Duration.Input | undefined
+  readonly name?: string | undefined
+}
+
+/** @internal */
+export interface ResolvedSettings {
+  readonly concurrency: number
+  readonly capacity: number
+  readonly overflow: OverflowStrategy
+  /** milliseconds; `Infinity` when jobs have no default timeout */
+  readonly timeout: number
+  /** milliseconds; `Infinity` waits for ever */
+  readonly shutdownTimeout: number
+  readonly name: string
+}
+
+/** @internal */
+export const defaults = {
+  concurrency: 1,
+  capacity: 1024,
+  overflow: "suspend",
+  shutdownTimeout: 30_000,
+  name: "worker-pool"
+} as const
+
+const overflows: ReadonlyArray<string> = ["suspend", "fail", "dropping", "sliding"]
+
+/** @internal */
+export const resolveSettings = (options: PoolSettings): Effect.Effect<ResolvedSettings, InvalidPoolOptions> =>
+  Effect.suspend(() => {
+    const invalid = (option: string, value: unknown, reason: string) =>
+      Exit.fail(new InvalidPoolOptions({ option, value, reason }))
+    const { capacity, concurrency, name, overflow } = options
+    if (concurrency !== undefined && !isPositiveInteger(concurrency)) {
+      return invalid("concurrency", concurrency, "must be an integer of at least 1")
+    }
+    if (capacity !== undefined && !isPositiveInteger(capacity)) {
+      return invalid("capacity", capacity, "must be an integer of at least 1 (the queue is always bounded)")
+    }
+    if (overflow !== undefined && !overflows.includes(overflow)) {
+      return invalid("overflow", overflow, `must be one of ${overflows.map((o) => `"${o}"`).join(", ")}`)
+    }
+    if (name !== undefined && (typeof name !== "string" || name.length === 0)) {
+      return invalid("name", name, "must be a non-empty string")
+    }
+    const timeout = options.timeout === undefined ? Infinity : durationMillis(options.timeout)
+    if (timeout === undefined || timeout <= 0) {
+      return invalid("timeout", options.timeout, "must be a positive duration (or \"Infinity\" for none)")
+    }
+    const shutdownTimeout = options.shutdownTimeout === undefined
+      ? defaults.shutdownTimeout
+      : durationMillis(options.shutdownTimeout)
+    if (shutdownTimeout === undefined || shutdownTimeout < 0) {
+      return invalid("shutdownTimeout", options.shutdownTimeout, "must be a duration of 0 or more (or \"Infinity\")")
+    }
+    return Exit.succeed<ResolvedSettings>({
+      concurrency: concurrency ?? defaults.concurrency,
+      capacity: capacity ?? defaults.capacity,
+      overflow: overflow ?? defaults.overflow,
+      timeout,
+      shutdownTimeout,
+      name: name ?? defaults.name
+    })
+  })
+
+/**
+ * Checks a job's own options. Returns the error, or `undefined` when they are valid; the resolved timeout is
+ * read with `jobTimeoutMillis` afterwards (both are cheap, and the common case has no options at all).
+ *
+ * @internal
+ */
+export const checkJobOptions = (options: {
+  readonly id?: string | undefined
+  readonly timeout?: Duration.Input | undefined
+}): InvalidJobOptions | undefined => {
+  if (options.id !== undefined && (typeof options.id !== "string" || options.id.length === 0)) {
+    return new InvalidJobOptions({ option: "id", value: options.id, reason: "must be a non-empty string" })
+  }
+  if (options.timeout !== undefined) {
+    const millis = durationMillis(options.timeout)
+    if (millis === undefined || millis <= 0) {
+      return new InvalidJobOptions({
+        option: "timeout",
+        value: options.timeout,
+        reason: "must be a positive duration (or \"Infinity\" for none)"
+      })
+    }
+  }
+  return undefined
+}
+
+/** @internal */
+export const durationMillis = (input: unknown): number | undefined => {
+  if (typeof input === "number") return Number.isNaN(input) ? undefined : input
+  const duration = Duration.fromInput(input as Duration.Input)
+  if (Option.isNone(duration)) return undefined
+  const millis = Duration.toMillis(duration.value)
+  return Number.isNaN(millis) ? undefined : millis
+}
+
+const isPositiveInteger = (n: unknown): boolean => typeof n === "number" && Number.isInteger(n) && n >= 1

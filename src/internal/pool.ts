@@ -1,0 +1,718 @@
+/**
+ * The pool engine. One synchronous state machine owns the backlog, the submitters waiting for room, the idle
+ * workers and the counters; fibers only ever touch it from synchronous sections, so every transition is atomic.
+ *
+ * Per-job path (see docs on performance): no fiber, semaphore or queue wake-up per job. A submitter hands its job
+ * straight to an idle worker (resuming it inline) or appends it to the backlog; a busy worker takes the next job
+ * synchronously when it finishes one. The handler runs in the worker fiber itself. Cancelling or timing out a
+ * running job interrupts that worker, which settles the job once its finalizers have run and is then replaced by
+ * a fresh fiber in the same slot. Timeouts share one timer fiber that sleeps until the earliest deadline.
+ */
+import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as FiberSet from "effect/FiberSet"
+import * as MutableList from "effect/MutableList"
+import * as Option from "effect/Option"
+import {
+  type InvalidJobOptions,
+  JobDropped,
+  JobTimeout,
+  PoolShutdown,
+  QueueFull,
+  type SubmitError
+} from "../WorkerPoolError.ts"
+import { DeadlineHeap } from "./heap.ts"
+import { checkJobOptions, durationMillis, type ResolvedSettings } from "./options.ts"
+
+// -----------------------------------------------------------------------------
+// models
+// -----------------------------------------------------------------------------
+
+/** @internal */
+export interface JobOptions {
+  readonly id?: string | undefined
+  readonly timeout?: import("effect/Duration").Input | undefined
+}
+
+/** @internal */
+export type Lifecycle = "open" | "draining" | "stopping" | "closed"
+
+/** @internal */
+export interface Stats {
+  readonly name: string
+  readonly state: Lifecycle
+  readonly concurrency: number
+  readonly capacity: number
+  readonly workers: number
+  readonly submitted: number
+  readonly succeeded: number
+  readonly failed: number
+  readonly defects: number
+  readonly timedOut: number
+  readonly cancelled: number
+  readonly dropped: number
+  readonly shutdown: number
+  readonly rejected: number
+  readonly queued: number
+  readonly running: number
+  readonly waiting: number
+  readonly completed: number
+  readonly totalDurationMillis: number
+  readonly averageDurationMillis: number
+}
+
+const QUEUED = 0
+const RUNNING = 1
+const DONE = 2
+
+const NO_END = 0
+const END_CANCELLED = 1
+const END_TIMEOUT = 2
+const END_SHUTDOWN = 3
+
+/**
+ * A job. It doubles as the `JobInfo` its handler receives (`id`, `attempt`, `worker`, `pool`), so starting a job
+ * allocates nothing extra.
+ *
+ * @internal
+ */
+export class Job<I, A, E> {
+  readonly seq: number
+  readonly input: I
+  readonly timeoutMillis: number
+  readonly pool: string
+  readonly customId: string | undefined
+  state: number = QUEUED
+  endReason: number = NO_END
+  endedBy: number = -1
+  attempt: number = 1
+  worker: number = 0
+  startedAt: number = 0
+  slot: Slot | undefined = undefined
+  exit: Exit.Exit<A, E | PoolErrorOfJob> | undefined = undefined
+  /** the `execute` caller waiting for the result, if any */
+  resume: ((exit: Exit.Exit<A, E | PoolErrorOfJob>) => void) | undefined = undefined
+  deferred: Deferred.Deferred<A, E | PoolErrorOfJob> | undefined = undefined
+
+  constructor(seq: number, input: I, timeoutMillis: number, pool: string, customId: string | undefined) {
+    this.seq = seq
+    this.input = input
+    this.timeoutMillis = timeoutMillis
+    this.pool = pool
+    this.customId = customId
+  }
+
+  get id(): string {
+    return this.customId ?? String(this.seq)
+  }
+}
+
+type PoolErrorOfJob = JobTimeout | JobDropped | PoolShutdown
+
+/** A worker slot: one of `concurrency` places a worker fiber runs in. */
+interface Slot {
+  readonly index: number
+  fiber: Fiber.Fiber<void> | undefined
+  job: Job<any, any, any> | undefined
+  resume: ((exit: Exit.Exit<Job<any, any, any>>) => void) | undefined
+}
+
+/** A submitter waiting for room in the queue (`overflow: "suspend"`). */
+interface Waiter<I> {
+  readonly input: I
+  readonly options: JobOptions | undefined
+  /** runs before the admitted job is placed (`execute` registers itself for the result here) */
+  readonly prepare: ((job: Job<I, any, any>) => void) | undefined
+  /** runs after the admitted job is placed (`submit` resumes its caller with the job here) */
+  readonly accepted: ((job: Job<I, any, any>) => void) | undefined
+  readonly onReject: (error: PoolShutdown) => void
+  job: Job<I, any, any> | undefined
+  cancelled: boolean
+}
+
+/** @internal */
+export interface Core<I, A, E> {
+  readonly name: string
+  readonly settings: ResolvedSettings
+  readonly execute: (input: I, options?: JobOptions) => Effect.Effect<A, E | PoolErrorOfJob | SubmitError>
+  readonly submit: (input: I, options?: JobOptions) => Effect.Effect<Job<I, A, E>, SubmitError>
+  readonly trySubmit: (input: I, options?: JobOptions) => Effect.Effect<Job<I, A, E>, SubmitError>
+  readonly await: (job: Job<I, A, E>) => Effect.Effect<A, E | PoolErrorOfJob>
+  readonly poll: (job: Job<I, A, E>) => Effect.Effect<Option.Option<Exit.Exit<A, E | PoolErrorOfJob>>>
+  readonly interrupt: (job: Job<I, A, E>) => Effect.Effect<void>
+  readonly stats: Effect.Effect<Stats>
+  readonly statsUnsafe: () => Stats
+  readonly awaitIdle: Effect.Effect<void>
+  readonly drain: Effect.Effect<void>
+  readonly shutdown: Effect.Effect<Array<I>>
+}
+
+// -----------------------------------------------------------------------------
+// constructor
+// -----------------------------------------------------------------------------
+
+/**
+ * Builds the engine in the current scope. `run` turns a job into the effect its worker runs; it is called on
+ * the worker fiber, whose services are those of the fiber that called `make`.
+ *
+ * @internal
+ */
+export const make = <I, A, E, R>(
+  settings: ResolvedSettings,
+  run: (input: I, job: Job<I, A, E>) => Effect.Effect<A, E, R>
+): Effect.Effect<Core<I, A, E>, never, R | import("effect/Scope").Scope> =>
+  Effect.gen(function*() {
+    const clock = yield* Clock.Clock
+    const fibers = yield* FiberSet.make<void>()
+    const fork = yield* FiberSet.runtime(fibers)<R>()
+    const { capacity, concurrency, name, overflow } = settings
+
+    // ---- state -----------------------------------------------------------------
+    let lifecycle: Lifecycle = "open"
+    let seq = 0
+    const backlog = MutableList.make<Job<I, A, E>>()
+    let tombstones = 0 // jobs in `backlog` that were cancelled while queued
+    const waiters = MutableList.make<Waiter<I>>()
+    let waiting = 0
+    let waiterTombstones = 0
+    const idle: Array<Slot> = []
+    const slots: Array<Slot> = []
+    let workers = 0
+    let idleSignal: Deferred.Deferred<void> | undefined
+
+    let submitted = 0
+    let succeeded = 0
+    let failed = 0
+    let defects = 0
+    let timedOut = 0
+    let cancelled = 0
+    let dropped = 0
+    let shutdownCount = 0
+    let rejected = 0
+    let queued = 0
+    let running = 0
+    let completed = 0
+    let totalDuration = 0
+
+    const shutdownError = (jobId?: string) =>
+      new PoolShutdown(jobId === undefined ? { pool: name } : { pool: name, jobId })
+
+    // ---- settling ----------------------------------------------------------------
+
+    const settle = (job: Job<I, A, E>, exit: Exit.Exit<A, E | PoolErrorOfJob>): void => {
+      job.state = DONE
+      job.exit = exit
+      job.slot = undefined
+      if (job.deferred !== undefined) Deferred.doneUnsafe(job.deferred, exit)
+      const resume = job.resume
+      if (resume !== undefined) {
+        job.resume = undefined
+        resume(exit)
+      }
+    }
+
+    const checkIdle = (): void => {
+      if (queued === 0 && running === 0 && idleSignal !== undefined) {
+        const signal = idleSignal
+        idleSignal = undefined
+        Deferred.doneUnsafe(signal, Exit.void)
+      }
+    }
+
+    // ---- accepting ---------------------------------------------------------------
+
+    const newJob = (input: I, options: JobOptions | undefined): Job<I, A, E> => {
+      submitted++
+      if (options === undefined) return new Job(++seq, input, settings.timeout, name, undefined)
+      const timeout = options.timeout === undefined ? settings.timeout : durationMillis(options.timeout)!
+      return new Job(++seq, input, timeout, name, options.id)
+    }
+
+    /** Places an accepted job: straight to an idle worker, or at the end of the backlog. */
+    const place = (job: Job<I, A, E>): void => {
+      const slot = idle.pop()
+      if (slot !== undefined) {
+        begin(job, slot)
+        const resume = slot.resume!
+        slot.resume = undefined
+        resume(Exit.succeed(job))
+      } else {
+        queued++
+        MutableList.append(backlog, job)
+      }
+    }
+
+    const hasRoom = (): boolean => queued < capacity && waiting === 0
+
+    /** Takes the oldest live queued job out of the backlog, skipping cancelled ones. */
+    const takeQueued = (): Job<I, A, E> | undefined => {
+      while (backlog.length > 0) {
+        const job = MutableList.take(backlog) as Job<I, A, E>
+        if (job.state === QUEUED) {
+          queued--
+          return job
+        }
+        tombstones--
+      }
+      return undefined
+    }
+
+    /** Admits waiting submitters, in arrival order, while there is room. */
+    const admitWaiters = (): void => {
+      while (waiting > 0 && queued < capacity && lifecycle === "open") {
+        const waiter = MutableList.take(waiters) as Waiter<I>
+        if (waiter.cancelled) {
+          waiterTombstones--
+          continue
+        }
+        waiting--
+        const job = newJob(waiter.input, waiter.options)
+        waiter.job = job
+        if (waiter.prepare !== undefined) waiter.prepare(job)
+        place(job)
+        if (waiter.accepted !== undefined) waiter.accepted(job)
+      }
+    }
+
+    const rejectWaiters = (): void => {
+      while (waiters.length > 0) {
+        const waiter = MutableList.take(waiters) as Waiter<I>
+        if (waiter.cancelled) continue
+        rejected++
+        waiter.onReject(shutdownError(waiter.options?.id))
+      }
+      waiting = 0
+      waiterTombstones = 0
+    }
+
+    const drop = (job: Job<I, A, E>, strategy: "dropping" | "sliding"): void => {
+      dropped++
+      settle(job, Exit.fail(new JobDropped({ pool: name, jobId: job.id, overflow: strategy })))
+    }
+
+    /**
+     * The synchronous part of every submission. `prepare` runs on the job before it is placed (so that an
+     * `execute` caller is registered before an idle worker can run the job inline).
+     */
+    const offer = (
+      input: I,
+      options: JobOptions | undefined,
+      tryOnly: boolean,
+      prepare: ((job: Job<I, A, E>) => void) | undefined
+    ): Job<I, A, E> | SubmitError | undefined => {
+      if (options !== undefined) {
+        const invalid: InvalidJobOptions | undefined = checkJobOptions(options)
+        if (invalid !== undefined) return invalid
+      }
+      if (lifecycle !== "open") {
+        rejected++
+        return shutdownError(options?.id)
+      }
+      if (hasRoom()) {
+        const job = newJob(input, options)
+        if (prepare !== undefined) prepare(job)
+        place(job)
+        return job
+      }
+      if (tryOnly || overflow === "fail") {
+        rejected++
+        return new QueueFull({ pool: name, capacity })
+      }
+      if (overflow === "dropping") {
+        const job = newJob(input, options)
+        if (prepare !== undefined) prepare(job)
+        drop(job, "dropping")
+        return job
+      }
+      if (overflow === "sliding") {
+        const oldest = takeQueued()
+        if (oldest !== undefined) drop(oldest, "sliding")
+        const job = newJob(input, options)
+        if (prepare !== undefined) prepare(job)
+        place(job)
+        return job
+      }
+      return undefined // suspend: the caller waits for room
+    }
+
+    const enqueueWaiter = (waiter: Waiter<I>): void => {
+      waiting++
+      MutableList.append(waiters, waiter)
+    }
+
+    const cancelWaiter = (waiter: Waiter<I>): void => {
+      if (waiter.cancelled || waiter.job !== undefined) return
+      waiter.cancelled = true
+      waiting--
+      waiterTombstones++
+      if (waiterTombstones > 1024 && waiterTombstones > waiting) {
+        MutableList.filter(waiters, (w) => !w.cancelled)
+        waiterTombstones = 0
+      }
+    }
+
+    // ---- cancelling ----------------------------------------------------------------
+
+    /** Cancels a job on behalf of fiber `by`. Returns true when the job still has to settle. */
+    const cancel = (job: Job<I, A, E>, by: number): boolean => {
+      if (job.state === QUEUED) {
+        queued--
+        cancelled++
+        tombstones++
+        job.state = DONE
+        settle(job, Exit.failCause(Cause.interrupt(by)))
+        if (tombstones > 1024 && tombstones > queued) {
+          MutableList.filter(backlog, (j) => j.state === QUEUED)
+          tombstones = 0
+        }
+        admitWaiters()
+        checkIdle()
+        return false
+      }
+      if (job.state === RUNNING) {
+        stop(job, END_CANCELLED, by)
+        return true
+      }
+      return false
+    }
+
+    /** Ends a running job for `reason` by interrupting its worker; the worker settles it after its finalizers. */
+    const stop = (job: Job<I, A, E>, reason: number, by: number): void => {
+      if (job.endReason !== NO_END) return
+      job.endReason = reason
+      job.endedBy = by
+      job.slot!.fiber!.interruptUnsafe(by)
+    }
+
+    const awaitSettled = (job: Job<I, A, E>): Effect.Effect<void> =>
+      job.state === DONE ? Effect.void : Effect.asVoid(Effect.exit(Deferred.await(deferredOf(job))))
+
+    const deferredOf = (job: Job<I, A, E>): Deferred.Deferred<A, E | PoolErrorOfJob> => {
+      if (job.deferred === undefined) {
+        job.deferred = Deferred.makeUnsafe()
+        if (job.exit !== undefined) Deferred.doneUnsafe(job.deferred, job.exit)
+      }
+      return job.deferred
+    }
+
+    // ---- workers -----------------------------------------------------------------
+
+    const begin = (job: Job<I, A, E>, slot: Slot): void => {
+      job.state = RUNNING
+      job.slot = slot
+      job.worker = slot.index
+      job.startedAt = clock.currentTimeMillisUnsafe()
+      slot.job = job
+      running++
+      if (job.timeoutMillis !== Infinity) armTimeout(job)
+    }
+
+    /** Settles a job its worker finished. Returns false when the worker was interrupted and must be replaced. */
+    const finish = (job: Job<I, A, E>, slot: Slot, exit: Exit.Exit<A, E>): boolean => {
+      slot.job = undefined
+      running--
+      completed++
+      totalDuration += clock.currentTimeMillisUnsafe() - job.startedAt
+      const reason = job.endReason
+      if (reason === NO_END) {
+        if (Exit.isSuccess(exit)) succeeded++
+        else if (Cause.hasFails(exit.cause)) failed++
+        else if (Cause.hasDies(exit.cause)) defects++
+        else cancelled++
+        settle(job, exit)
+      } else if (reason === END_TIMEOUT) {
+        timedOut++
+        settle(job, Exit.fail(new JobTimeout({ pool: name, jobId: job.id, timeoutMillis: job.timeoutMillis })))
+      } else if (reason === END_SHUTDOWN) {
+        shutdownCount++
+        settle(job, Exit.fail(shutdownError(job.id)))
+      } else {
+        cancelled++
+        settle(job, Exit.failCause(Cause.interrupt(job.endedBy)))
+      }
+      checkIdle()
+      if (reason === NO_END) return true
+      if (lifecycle === "open" || lifecycle === "draining") spawn(slot)
+      else workers--
+      return false
+    }
+
+    const next = (slot: Slot): Job<I, A, E> | undefined => {
+      if (lifecycle === "stopping" || lifecycle === "closed") return undefined
+      const job = takeQueued()
+      if (job === undefined) return undefined
+      begin(job, slot)
+      admitWaiters()
+      return job
+    }
+
+    const worker = (slot: Slot): Effect.Effect<void, never, R> =>
+      Effect.uninterruptibleMask((restore) => {
+        // The fiber records itself before it can take a job: a job it starts inline may be stopped at once.
+        slot.fiber = Fiber.getCurrent() as Fiber.Fiber<void>
+        const waitForJob = restore(
+          Effect.callback<Job<I, A, E>>((resume) => {
+            slot.resume = resume
+            idle.push(slot)
+            return Effect.sync(() => {
+              slot.resume = undefined
+              const i = idle.indexOf(slot)
+              if (i >= 0) idle.splice(i, 1)
+            })
+          })
+        )
+        const runJob = (job: Job<I, A, E>): Effect.Effect<void, never, R> =>
+          Effect.flatMap(
+            Effect.exit(restore(run(job.input, job))),
+            (exit) => finish(job, slot, exit) ? loop : Effect.void
+          )
+        const loop: Effect.Effect<void, never, R> = Effect.suspend(() => {
+          const job = next(slot)
+          if (job !== undefined) return runJob(job)
+          if (lifecycle === "stopping" || lifecycle === "closed") return Effect.void
+          return Effect.flatMap(waitForJob, runJob)
+        })
+        return loop
+      })
+
+    const spawn = (slot: Slot): void => {
+      fork(worker(slot))
+    }
+
+    for (let i = 1; i <= concurrency; i++) {
+      const slot: Slot = { index: i, fiber: undefined, job: undefined, resume: undefined }
+      slots.push(slot)
+      workers++
+    }
+    // Start workers after every slot exists, the last first: idle workers are taken from the top of a stack,
+    // so worker 1 takes the first job.
+    for (let i = slots.length - 1; i >= 0; i--) spawn(slots[i])
+
+    // ---- timeouts ----------------------------------------------------------------
+
+    const deadlines = new DeadlineHeap<Job<I, A, E>>()
+    let timerFiber: Fiber.Fiber<void> | undefined
+    let timerArmedAt = Infinity
+    let timerWake: ((exit: Exit.Exit<void>) => void) | undefined
+
+    const armTimeout = (job: Job<I, A, E>): void => {
+      const deadline = job.startedAt + job.timeoutMillis
+      deadlines.push(deadline, job, job.attempt)
+      if (timerWake !== undefined) {
+        const wake = timerWake
+        timerWake = undefined
+        wake(Exit.void)
+      } else if (timerFiber === undefined || deadline < timerArmedAt) {
+        timerFiber?.interruptUnsafe()
+        timerFiber = fork(timer)
+      }
+    }
+
+    const expireDue = (now: number): void => {
+      while (deadlines.size > 0) {
+        const top = deadlines.peek()!
+        const job = top.value
+        if (job.state !== RUNNING || job.attempt !== top.tag) {
+          deadlines.pop()
+          continue
+        }
+        if (top.deadline > now) return
+        deadlines.pop()
+        stop(job, END_TIMEOUT, -1)
+      }
+    }
+
+    const timer: Effect.Effect<void> = Effect.suspend(() => {
+      const now = clock.currentTimeMillisUnsafe()
+      expireDue(now)
+      if (lifecycle === "closed") return Effect.void
+      if (deadlines.size === 0) {
+        timerArmedAt = Infinity
+        return Effect.flatMap(
+          Effect.callback<void>((resume) => {
+            timerWake = resume
+            return Effect.sync(() => {
+              timerWake = undefined
+            })
+          }),
+          () => timer
+        )
+      }
+      const deadline = deadlines.peek()!.deadline
+      timerArmedAt = deadline
+      return Effect.flatMap(Effect.sleep(deadline - now), () => timer)
+    })
+
+    // ---- stopping ------------------------------------------------------------------
+
+    const stopIntake = (): void => {
+      if (lifecycle !== "open") return
+      lifecycle = "draining"
+      rejectWaiters()
+    }
+
+    /** Settles every queued job with PoolShutdown and interrupts the running ones. Returns the unstarted inputs. */
+    const abort = (by: number): Array<I> => {
+      stopIntake()
+      if (lifecycle === "draining") lifecycle = "stopping"
+      const unstarted: Array<I> = []
+      let job = takeQueued()
+      while (job !== undefined) {
+        unstarted.push(job.input)
+        shutdownCount++
+        settle(job, Exit.fail(shutdownError(job.id)))
+        job = takeQueued()
+      }
+      tombstones = 0
+      for (const slot of slots) {
+        if (slot.job !== undefined) stop(slot.job, END_SHUTDOWN, by)
+      }
+      checkIdle()
+      return unstarted
+    }
+
+    const awaitIdle: Effect.Effect<void> = Effect.suspend(() => {
+      if (queued === 0 && running === 0) return Effect.void
+      idleSignal ??= Deferred.makeUnsafe<void>()
+      return Deferred.await(idleSignal)
+    })
+
+    const stopWorkers: Effect.Effect<void> = Effect.suspend(() => {
+      if (lifecycle === "closed") return Effect.void
+      lifecycle = "closed"
+      workers = 0
+      idle.length = 0
+      timerWake = undefined
+      return FiberSet.clear(fibers)
+    })
+
+    const drain: Effect.Effect<void> = Effect.suspend(() => {
+      stopIntake()
+      return Effect.andThen(awaitIdle, stopWorkers)
+    })
+
+    const shutdown: Effect.Effect<Array<I>> = Effect.withFiber((fiber) => {
+      const unstarted = abort(fiber.id)
+      return Effect.as(Effect.andThen(awaitIdle, stopWorkers), unstarted)
+    })
+
+    const close: Effect.Effect<void> = Effect.withFiber((fiber) => {
+      stopIntake()
+      const graceful = settings.shutdownTimeout === Infinity
+        ? awaitIdle
+        : settings.shutdownTimeout === 0
+        ? Effect.void
+        : Effect.asVoid(Effect.timeoutOption(awaitIdle, settings.shutdownTimeout))
+      return graceful.pipe(
+        Effect.andThen(Effect.suspend(() => {
+          abort(fiber.id)
+          return awaitIdle
+        })),
+        Effect.andThen(stopWorkers)
+      )
+    })
+    yield* Effect.addFinalizer(() => close)
+
+    // ---- operations ----------------------------------------------------------------
+
+    const execute = (input: I, options?: JobOptions): Effect.Effect<A, E | PoolErrorOfJob | SubmitError> =>
+      Effect.callback<A, E | PoolErrorOfJob | SubmitError>(function(resume) {
+        const result = offer(input, options, false, (job) => {
+          job.resume = resume
+        })
+        if (result === undefined) {
+          const waiter: Waiter<I> = {
+            input,
+            options,
+            prepare: (job) => {
+              job.resume = resume
+            },
+            accepted: undefined,
+            onReject: (error) => resume(Exit.fail(error)),
+            job: undefined,
+            cancelled: false
+          }
+          enqueueWaiter(waiter)
+          return Effect.withFiber((fiber) => {
+            if (waiter.job === undefined) {
+              cancelWaiter(waiter)
+              return Effect.void
+            }
+            return cancelAndAwait(waiter.job, fiber.id)
+          })
+        }
+        if (!(result instanceof Job)) {
+          resume(Exit.fail(result))
+          return
+        }
+        if (result.state === DONE) return
+        return Effect.withFiber((fiber) => cancelAndAwait(result, fiber.id))
+      })
+
+    const cancelAndAwait = (job: Job<I, A, E>, by: number): Effect.Effect<void> =>
+      cancel(job, by) ? awaitSettled(job) : Effect.void
+
+    const submitWith =
+      (tryOnly: boolean) => (input: I, options?: JobOptions): Effect.Effect<Job<I, A, E>, SubmitError> =>
+        Effect.suspend(() => {
+          const result = offer(input, options, tryOnly, undefined)
+          if (result instanceof Job) return Exit.succeed(result)
+          if (result !== undefined) return Exit.fail(result)
+          return Effect.callback<Job<I, A, E>, SubmitError>((resume) => {
+            const waiter: Waiter<I> = {
+              input,
+              options,
+              prepare: undefined,
+              accepted: (job) => resume(Exit.succeed(job as Job<I, A, E>)),
+              onReject: (error) => resume(Exit.fail(error)),
+              job: undefined,
+              cancelled: false
+            }
+            enqueueWaiter(waiter)
+            return Effect.sync(() => cancelWaiter(waiter))
+          })
+        })
+
+    const statsUnsafe = (): Stats => ({
+      name,
+      state: lifecycle,
+      concurrency,
+      capacity,
+      workers,
+      submitted,
+      succeeded,
+      failed,
+      defects,
+      timedOut,
+      cancelled,
+      dropped,
+      shutdown: shutdownCount,
+      rejected,
+      queued,
+      running,
+      waiting,
+      completed,
+      totalDurationMillis: totalDuration,
+      averageDurationMillis: completed === 0 ? 0 : totalDuration / completed
+    })
+
+    return {
+      name,
+      settings,
+      execute,
+      submit: submitWith(false),
+      trySubmit: submitWith(true),
+      await: (job) => Deferred.await(deferredOf(job)),
+      poll: (job) => Effect.sync(() => job.exit === undefined ? Option.none() : Option.some(job.exit)),
+      interrupt: (job) => Effect.withFiber((fiber) => cancelAndAwait(job, fiber.id)),
+      stats: Effect.sync(statsUnsafe),
+      statsUnsafe,
+      awaitIdle,
+      drain,
+      shutdown
+    }
+  })
