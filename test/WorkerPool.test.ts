@@ -386,6 +386,24 @@ describe("WorkerPool", () => {
         assert.deepStrictEqual(started, [0, 1, 2, 3, 4, 5, 6])
       }))
 
+    it.effect("suspend: cancelling a queued job admits the first waiting submitter at once, ahead of newcomers", () =>
+      Effect.gen(function*() {
+        const { gate, handles, pool, started } = yield* blocked("suspend", 2)
+        const waiter = yield* fork(pool.submit(10))
+        assert.strictEqual((yield* pool.stats).waiting, 1)
+        yield* handles[1].interrupt
+        const admitted = waiter.pollUnsafe()
+        assert.isDefined(admitted, "the waiting submitter was admitted when room appeared")
+        const stats = yield* pool.stats
+        assert.deepStrictEqual([stats.waiting, stats.queued], [0, 2])
+        const newcomer = yield* fork(pool.submit(11))
+        assert.isUndefined(newcomer.pollUnsafe(), "a newcomer waits behind the full queue")
+        yield* Deferred.succeed(gate, void 0)
+        yield* Fiber.join(newcomer)
+        yield* pool.awaitIdle
+        assert.deepStrictEqual(started, [0, 2, 10, 11])
+      }))
+
     it.effect("suspend: a waiting submitter that is interrupted gives up its place without being counted", () =>
       Effect.gen(function*() {
         const { gate, pool, started } = yield* blocked("suspend", 1)
