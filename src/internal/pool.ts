@@ -295,14 +295,14 @@ export const make = <I, A, E, R>(
     }
 
     /**
-     * The synchronous part of every submission. `prepare` runs on the job before it is placed (so that an
-     * `execute` caller is registered before an idle worker can run the job inline).
+     * The synchronous part of every submission. An `execute` caller passes its `resume`, registered on the job
+     * before the job is placed, since an idle worker may run the job inline.
      */
     const offer = (
       input: I,
       options: JobOptions | undefined,
       tryOnly: boolean,
-      prepare: ((job: Job<I, A, E>) => void) | undefined
+      resume: Job<I, A, E>["resume"]
     ): Job<I, A, E> | SubmitError | undefined => {
       if (options !== undefined) {
         const invalid: InvalidJobOptions | undefined = checkJobOptions(options)
@@ -314,7 +314,7 @@ export const make = <I, A, E, R>(
       }
       if (hasRoom()) {
         const job = newJob(input, options)
-        if (prepare !== undefined) prepare(job)
+        job.resume = resume
         place(job)
         return job
       }
@@ -324,7 +324,7 @@ export const make = <I, A, E, R>(
       }
       if (overflow === "dropping") {
         const job = newJob(input, options)
-        if (prepare !== undefined) prepare(job)
+        job.resume = resume
         drop(job, "dropping")
         return job
       }
@@ -332,7 +332,7 @@ export const make = <I, A, E, R>(
         const oldest = takeQueued()
         if (oldest !== undefined) drop(oldest, "sliding")
         const job = newJob(input, options)
-        if (prepare !== undefined) prepare(job)
+        job.resume = resume
         place(job)
         return job
       }
@@ -621,9 +621,7 @@ export const make = <I, A, E, R>(
 
     const execute = (input: I, options?: JobOptions): Effect.Effect<A, E | PoolErrorOfJob | SubmitError> =>
       Effect.callback<A, E | PoolErrorOfJob | SubmitError>(function(resume) {
-        const result = offer(input, options, false, (job) => {
-          job.resume = resume
-        })
+        const result = offer(input, options, false, resume)
         if (result === undefined) {
           const waiter: Waiter<I> = {
             input,
