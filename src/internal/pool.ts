@@ -69,6 +69,9 @@ const QUEUED = 0
 const RUNNING = 1
 const DONE = 2
 
+const NoJob: unique symbol = Symbol.for("effect-worker-pool/NoJob")
+const noJob = Exit.succeed(NoJob)
+
 const NO_END = 0
 const END_CANCELLED = 1
 const END_TIMEOUT = 2
@@ -97,6 +100,10 @@ export class Job<I, A, E> {
   /** the `execute` caller waiting for the result, if any */
   resume: ((exit: Exit.Exit<A, E | PoolErrorOfJob>) => void) | undefined = undefined
   deferred: Deferred.Deferred<A, E | PoolErrorOfJob> | undefined = undefined
+  /** the job's timeout deadline while it runs (see `DeadlineHeap`) */
+  deadline: number = 0
+  heapIndex: number = -1
+  heapSeq: number = 0
 
   constructor(seq: number, input: I, timeoutMillis: number, pool: string, customId: string | undefined) {
     this.seq = seq
@@ -118,7 +125,7 @@ interface Slot {
   readonly index: number
   fiber: Fiber.Fiber<void> | undefined
   job: Job<any, any, any> | undefined
-  resume: ((exit: Exit.Exit<Job<any, any, any>>) => void) | undefined
+  resume: ((exit: Exit.Exit<void>) => void) | undefined
 }
 
 /** A submitter waiting for room in the queue (`overflow: "suspend"`). */
@@ -232,17 +239,18 @@ export const make = <I, A, E, R>(
       return new Job(++seq, input, timeout, name, options.id)
     }
 
-    /** Places an accepted job: straight to an idle worker, or at the end of the backlog. */
+    /**
+     * Places an accepted job at the end of the backlog and wakes an idle worker, if any, which takes it at once
+     * (inline). Idle workers exist only while the backlog is empty, so the woken worker takes this very job.
+     */
     const place = (job: Job<I, A, E>): void => {
+      queued++
+      MutableList.append(backlog, job)
       const slot = idle.pop()
       if (slot !== undefined) {
-        begin(job, slot)
         const resume = slot.resume!
         slot.resume = undefined
-        resume(Exit.succeed(job))
-      } else {
-        queued++
-        MutableList.append(backlog, job)
+        resume(Exit.void)
       }
     }
 
@@ -414,6 +422,7 @@ export const make = <I, A, E, R>(
     /** Settles a job its worker finished. Returns false when the worker was interrupted and must be replaced. */
     const finish = (job: Job<I, A, E>, slot: Slot, exit: Exit.Exit<A, E>): boolean => {
       slot.job = undefined
+      if (job.heapIndex >= 0) deadlines.remove(job)
       running--
       completed++
       totalDuration += clock.currentTimeMillisUnsafe() - job.startedAt
@@ -450,37 +459,49 @@ export const make = <I, A, E, R>(
       return job
     }
 
-    const worker = (slot: Slot): Effect.Effect<void, never, R> =>
-      Effect.uninterruptibleMask((restore) => {
-        // The fiber records itself before it can take a job: a job it starts inline may be stopped at once.
-        slot.fiber = Fiber.getCurrent() as Fiber.Fiber<void>
-        const waitForJob = restore(
-          Effect.callback<Job<I, A, E>>((resume) => {
-            slot.resume = resume
-            idle.push(slot)
-            return Effect.sync(() => {
-              slot.resume = undefined
-              const i = idle.indexOf(slot)
-              if (i >= 0) idle.splice(i, 1)
-            })
-          })
-        )
-        const runJob = (job: Job<I, A, E>): Effect.Effect<void, never, R> =>
-          Effect.flatMap(
-            Effect.exit(restore(run(job.input, job))),
-            (exit) => finish(job, slot, exit) ? loop : Effect.void
-          )
-        const loop: Effect.Effect<void, never, R> = Effect.suspend(() => {
-          const job = next(slot)
-          if (job !== undefined) return runJob(job)
-          if (lifecycle === "stopping" || lifecycle === "closed") return Effect.void
-          return Effect.flatMap(waitForJob, runJob)
-        })
-        return loop
+    /**
+     * A worker: one fiber that runs jobs one after the other. `step` is built once per worker: it takes the next
+     * job and runs its handler inside a `matchCauseEffect` frame, so a job is begun only once that frame is in
+     * place. The fiber is uninterruptible except while it runs a handler or waits idle: an interruption of the
+     * worker (cancel, timeout, shutdown) therefore interrupts the handler and then reaches `finish`, and one that
+     * arrives during bookkeeping takes effect when the handler starts.
+     */
+    const worker = (slot: Slot): Effect.Effect<void, never, R> => {
+      const take: Effect.Effect<A | typeof NoJob, E, R> = Effect.suspend((): Effect.Effect<A | typeof NoJob, E, R> => {
+        const job = next(slot)
+        return job === undefined ? noJob : Effect.interruptible(run(job.input, job))
       })
+      const onSuccess = (value: A | typeof NoJob): Effect.Effect<void, never, R> => {
+        if (value === NoJob) {
+          return lifecycle === "stopping" || lifecycle === "closed" ? Effect.void : idleThenStep
+        }
+        return finish(slot.job!, slot, Exit.succeed(value)) ? step : Effect.void
+      }
+      const onFailure = (cause: Cause.Cause<E>): Effect.Effect<void, never, R> => {
+        const job = slot.job
+        if (job === undefined) return Effect.failCause(cause as Cause.Cause<never>)
+        return finish(job, slot, Exit.failCause(cause)) ? step : Effect.void
+      }
+      const step: Effect.Effect<void, never, R> = Effect.matchCauseEffect(take, { onSuccess, onFailure })
+      const waitForJob = Effect.interruptible(Effect.callback<void>((resume) => {
+        slot.resume = resume
+        idle.push(slot)
+        return Effect.sync(() => {
+          slot.resume = undefined
+          const i = idle.indexOf(slot)
+          if (i >= 0) idle.splice(i, 1)
+        })
+      }))
+      const idleThenStep = Effect.andThen(waitForJob, step)
+      return Effect.withFiber((fiber) => {
+        // The fiber records itself before it can take a job: a job it starts inline may be stopped at once.
+        slot.fiber = fiber as Fiber.Fiber<void>
+        return step
+      })
+    }
 
     const spawn = (slot: Slot): void => {
-      fork(worker(slot))
+      fork(worker(slot), { uninterruptible: true })
     }
 
     for (let i = 1; i <= concurrency; i++) {
@@ -501,7 +522,7 @@ export const make = <I, A, E, R>(
 
     const armTimeout = (job: Job<I, A, E>): void => {
       const deadline = job.startedAt + job.timeoutMillis
-      deadlines.push(deadline, job, job.attempt)
+      deadlines.push(job, deadline)
       if (timerWake !== undefined) {
         const wake = timerWake
         timerWake = undefined
@@ -512,17 +533,13 @@ export const make = <I, A, E, R>(
       }
     }
 
+    /** Stops every running job whose deadline has passed. Jobs leave the heap when they finish. */
     const expireDue = (now: number): void => {
-      while (deadlines.size > 0) {
-        const top = deadlines.peek()!
-        const job = top.value
-        if (job.state !== RUNNING || job.attempt !== top.tag) {
-          deadlines.pop()
-          continue
-        }
-        if (top.deadline > now) return
+      let top = deadlines.peek()
+      while (top !== undefined && top.deadline <= now) {
         deadlines.pop()
-        stop(job, END_TIMEOUT, -1)
+        if (top.state === RUNNING) stop(top, END_TIMEOUT, -1)
+        top = deadlines.peek()
       }
     }
 
