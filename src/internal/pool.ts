@@ -432,6 +432,10 @@ export const make = <I, A, E, R>(
         else if (Cause.hasFails(exit.cause)) failed++
         else if (Cause.hasDies(exit.cause)) defects++
         else cancelled++
+        // Take the next job before the submitter hears back, so that a submitter that loops finds room in the
+        // queue. The job is begun now and its handler starts when `step` runs again; a cancellation in between
+        // takes effect as the handler starts (the worker is uninterruptible until then).
+        next(slot)
         settle(job, exit)
       } else if (reason === END_TIMEOUT) {
         timedOut++
@@ -468,7 +472,7 @@ export const make = <I, A, E, R>(
      */
     const worker = (slot: Slot): Effect.Effect<void, never, R> => {
       const take: Effect.Effect<A | typeof NoJob, E, R> = Effect.suspend((): Effect.Effect<A | typeof NoJob, E, R> => {
-        const job = next(slot)
+        const job = slot.job ?? next(slot)
         return job === undefined ? noJob : Effect.interruptible(run(job.input, job))
       })
       const onSuccess = (value: A | typeof NoJob): Effect.Effect<void, never, R> => {
