@@ -18,7 +18,12 @@ import type * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import type * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
-import { type OverflowStrategy as Overflow, type PoolSettings, resolveSettings } from "./internal/options.ts"
+import {
+  type ElasticConcurrency,
+  type OverflowStrategy as Overflow,
+  type PoolSettings,
+  resolveSettings
+} from "./internal/options.ts"
 import * as internal from "./internal/pool.ts"
 import { InvalidPoolOptions, type JobError, type SubmitError } from "./WorkerPoolError.ts"
 
@@ -56,14 +61,32 @@ export type TypeId = "~effect-worker-pool/WorkerPool"
 export type OverflowStrategy = Overflow
 
 /**
+ * Elastic sizing. The pool keeps at least `min` workers (0 allowed) and adds one whenever a job is queued and no
+ * worker is free, up to `max`, without polling. A worker above `min` that has been idle for `idleTimeout`
+ * (default `"10 seconds"`) stops. Idle workers are reused most-recently-idle first, so a steady load keeps a
+ * steady number of workers and only the surplus ones time out.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Concurrency extends ElasticConcurrency {
+  readonly min: number
+  readonly max: number
+  readonly idleTimeout?: Duration.Input | undefined
+}
+
+/**
  * The options every pool takes, besides its handler. Each may also come from `Config` (see `layerConfig`).
  *
  * @category models
  * @since 0.1.0
  */
 export interface Settings extends PoolSettings {
-  /** Number of workers: at most this many jobs run at any instant. Default `1`. */
-  readonly concurrency?: number | undefined
+  /**
+   * Number of workers: at most this many jobs run at any instant. Default `1`. `{ min, max, idleTimeout }` makes
+   * the pool elastic (see `Concurrency`).
+   */
+  readonly concurrency?: number | Concurrency | undefined
   /** Jobs that may wait in the queue (running jobs not counted). Default `1024`. There is no unbounded mode. */
   readonly capacity?: number | undefined
   /** What a submission does when the queue is full. Default `"suspend"`. */
@@ -142,7 +165,8 @@ export interface JobHandle<A, E> {
  * **Details**
  *
  * `rejected` counts submissions turned away (`QueueFull`, `PoolShutdown`), outside that sum. `waiting` counts
- * submitters waiting for room (not yet accepted). `completed`, `totalDurationMillis` and `averageDurationMillis`
+ * submitters waiting for room (not yet accepted). `workers` counts live workers (`idleWorkers` of them idle),
+ * between `minWorkers` and `maxWorkers` (`concurrency` is `maxWorkers`); `paused` tells whether jobs may start. `completed`, `totalDurationMillis` and `averageDurationMillis`
  * cover jobs that ran, whatever their outcome. `state` is `"open"`, `"draining"` (intake stopped, work goes on),
  * `"stopping"` (running jobs are being interrupted) or `"closed"`.
  *
@@ -180,6 +204,19 @@ export interface WorkerPool<in out I, out A, out E = never> {
    * started. Every unfinished job settles with `PoolShutdown`.
    */
   readonly shutdown: Effect.Effect<ReadonlyArray<I>>
+  /**
+   * Changes the pool's size at runtime: a number for a fixed size, or `{ min, max, idleTimeout? }`. Growing starts
+   * workers at once (as many as queued jobs need, and at least `min`); shrinking stops idle workers at once and
+   * busy ones after their current job: a running job is never interrupted.
+   */
+  readonly resize: (concurrency: number | Concurrency) => Effect.Effect<void, InvalidPoolOptions>
+  /**
+   * Stops jobs from starting: running jobs finish; submissions still queue under the overflow rule. Only an open
+   * pool pauses: `drain`, `shutdown` and closing the scope resume it, since queued jobs must still finish.
+   */
+  readonly pause: Effect.Effect<void>
+  /** Lets jobs start again after `pause`. */
+  readonly resume: Effect.Effect<void>
 }
 
 /**
@@ -212,6 +249,19 @@ export interface Executor {
   readonly drain: Effect.Effect<void>
   /** Immediate stop; returns the effects that never started (with their services), which may be run again. */
   readonly shutdown: Effect.Effect<ReadonlyArray<Effect.Effect<unknown, unknown>>>
+  /**
+   * Changes the pool's size at runtime: a number for a fixed size, or `{ min, max, idleTimeout? }`. Growing starts
+   * workers at once (as many as queued jobs need, and at least `min`); shrinking stops idle workers at once and
+   * busy ones after their current job: a running job is never interrupted.
+   */
+  readonly resize: (concurrency: number | Concurrency) => Effect.Effect<void, InvalidPoolOptions>
+  /**
+   * Stops jobs from starting: running jobs finish; submissions still queue under the overflow rule. Only an open
+   * pool pauses: `drain`, `shutdown` and closing the scope resume it, since queued jobs must still finish.
+   */
+  readonly pause: Effect.Effect<void>
+  /** Lets jobs start again after `pause`. */
+  readonly resume: Effect.Effect<void>
 }
 
 // -----------------------------------------------------------------------------
@@ -321,7 +371,10 @@ const fromCore = <I, A, E>(core: internal.Core<I, A, E>): WorkerPool<I, A, E> =>
     stats: core.stats,
     awaitIdle: core.awaitIdle,
     drain: core.drain,
-    shutdown: core.shutdown
+    shutdown: core.shutdown,
+    resize: core.resize,
+    pause: core.pause,
+    resume: core.resume
   }
 }
 
@@ -357,7 +410,10 @@ const executorFromCore = (core: internal.Core<Effect.Effect<unknown, unknown>, u
     stats: core.stats,
     awaitIdle: core.awaitIdle,
     drain: core.drain,
-    shutdown: core.shutdown
+    shutdown: core.shutdown,
+    resize: core.resize,
+    pause: core.pause,
+    resume: core.resume
   }
 }
 

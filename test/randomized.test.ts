@@ -57,7 +57,12 @@ const scenario = (seed: number) =>
     const int = (lo: number, hi: number) => lo + Math.floor(random() * (hi - lo + 1))
     const pick = <A>(as: ReadonlyArray<A>): A => as[Math.floor(random() * as.length)]
 
-    const concurrency = int(1, 16)
+    const elastic = random() < 0.5
+    const fixed = int(1, 16)
+    const concurrency: number | WorkerPool.Concurrency = elastic
+      ? { min: int(0, 4), max: int(4, 16), idleTimeout: int(5, 50) }
+      : fixed
+    let maxEver = elastic ? (concurrency as WorkerPool.Concurrency).max : fixed
     const capacity = int(1, 64)
     const overflow = pick(["suspend", "fail", "dropping", "sliding"] as const)
     const poolTimeout = random() < 0.5 ? undefined : int(20, 100)
@@ -139,6 +144,12 @@ const scenario = (seed: number) =>
         observers.push(yield* Effect.forkChild(observe(plan), { startImmediately: true }))
       }
       if (tick === stopAt) stopper = yield* Effect.forkChild(stop, { startImmediately: true })
+      if (random() < 0.03) {
+        const size = random() < 0.5 ? int(1, 16) : { min: int(0, 3), max: int(3, 16), idleTimeout: int(5, 50) }
+        maxEver = Math.max(maxEver, typeof size === "number" ? size : size.max)
+        yield* pool.resize(size)
+      }
+      if (random() < 0.02) yield* (random() < 0.5 ? pool.pause : pool.resume)
       yield* TestClock.adjust(1)
       tick++
     }
@@ -216,8 +227,19 @@ const scenario = (seed: number) =>
     assert.strictEqual(stats.queued + stats.running, 0)
     assert.strictEqual(accounted(stats), stats.submitted)
     assert.strictEqual(stats.state, "closed")
-    assert.isAtMost(probe.max, concurrency)
-    return { stats, config: { concurrency, capacity, overflow, poolTimeout, stopMethod, shutdownTimeout, stopAt } }
+    assert.isAtMost(probe.max, maxEver)
+    return {
+      stats,
+      config: {
+        concurrency: JSON.stringify(concurrency),
+        capacity,
+        overflow,
+        poolTimeout,
+        stopMethod,
+        shutdownTimeout,
+        stopAt
+      }
+    }
   })
 
 const seeds = process.env.POOL_SEED !== undefined

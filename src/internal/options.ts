@@ -11,8 +11,15 @@ import { InvalidJobOptions, InvalidPoolOptions } from "../WorkerPoolError.ts"
 export type OverflowStrategy = "suspend" | "fail" | "dropping" | "sliding"
 
 /** @internal */
+export interface ElasticConcurrency {
+  readonly min: number
+  readonly max: number
+  readonly idleTimeout?: Duration.Input | undefined
+}
+
+/** @internal */
 export interface PoolSettings {
-  readonly concurrency?: number | undefined
+  readonly concurrency?: number | ElasticConcurrency | undefined
   readonly capacity?: number | undefined
   readonly overflow?: OverflowStrategy | undefined
   readonly timeout?: Duration.Input | undefined
@@ -22,7 +29,12 @@ export interface PoolSettings {
 
 /** @internal */
 export interface ResolvedSettings {
-  readonly concurrency: number
+  /** fewest workers kept alive */
+  readonly minWorkers: number
+  /** most workers at once: at most this many jobs run at any instant */
+  readonly maxWorkers: number
+  /** milliseconds a worker above `minWorkers` may stay idle before it stops */
+  readonly idleTimeout: number
   readonly capacity: number
   readonly overflow: OverflowStrategy
   /** milliseconds; `Infinity` when jobs have no default timeout */
@@ -35,6 +47,7 @@ export interface ResolvedSettings {
 /** @internal */
 export const defaults = {
   concurrency: 1,
+  idleTimeout: 10_000,
   capacity: 1024,
   overflow: "suspend",
   shutdownTimeout: 30_000,
@@ -48,10 +61,9 @@ export const resolveSettings = (options: PoolSettings): Effect.Effect<ResolvedSe
   Effect.suspend(() => {
     const invalid = (option: string, value: unknown, reason: string) =>
       Exit.fail(new InvalidPoolOptions({ option, value, reason }))
-    const { capacity, concurrency, name, overflow } = options
-    if (concurrency !== undefined && !isPositiveInteger(concurrency)) {
-      return invalid("concurrency", concurrency, "must be an integer of at least 1")
-    }
+    const { capacity, name, overflow } = options
+    const sizing = resolveConcurrency(options.concurrency)
+    if (sizing instanceof InvalidPoolOptions) return Exit.fail(sizing)
     if (capacity !== undefined && !isPositiveInteger(capacity)) {
       return invalid("capacity", capacity, "must be an integer of at least 1 (the queue is always bounded)")
     }
@@ -72,7 +84,7 @@ export const resolveSettings = (options: PoolSettings): Effect.Effect<ResolvedSe
       return invalid("shutdownTimeout", options.shutdownTimeout, "must be a duration of 0 or more (or \"Infinity\")")
     }
     return Exit.succeed<ResolvedSettings>({
-      concurrency: concurrency ?? defaults.concurrency,
+      ...sizing,
       capacity: capacity ?? defaults.capacity,
       overflow: overflow ?? defaults.overflow,
       timeout,
@@ -80,6 +92,50 @@ export const resolveSettings = (options: PoolSettings): Effect.Effect<ResolvedSe
       name: name ?? defaults.name
     })
   })
+
+/**
+ * Resolves `concurrency`: a number gives a fixed pool, `{ min, max, idleTimeout }` an elastic one.
+ *
+ * @internal
+ */
+export const resolveConcurrency = (
+  concurrency: number | ElasticConcurrency | undefined
+): { readonly minWorkers: number; readonly maxWorkers: number; readonly idleTimeout: number } | InvalidPoolOptions => {
+  if (concurrency === undefined) {
+    return { minWorkers: defaults.concurrency, maxWorkers: defaults.concurrency, idleTimeout: defaults.idleTimeout }
+  }
+  if (typeof concurrency !== "object" || concurrency === null) {
+    return isPositiveInteger(concurrency)
+      ? { minWorkers: concurrency, maxWorkers: concurrency, idleTimeout: defaults.idleTimeout }
+      : new InvalidPoolOptions({
+        option: "concurrency",
+        value: concurrency,
+        reason: "must be an integer of at least 1, or { min, max, idleTimeout }"
+      })
+  }
+  const { max, min } = concurrency
+  if (!isPositiveInteger(max)) {
+    return new InvalidPoolOptions({ option: "concurrency.max", value: max, reason: "must be an integer of at least 1" })
+  }
+  if (typeof min !== "number" || !Number.isInteger(min) || min < 0 || min > max) {
+    return new InvalidPoolOptions({
+      option: "concurrency.min",
+      value: min,
+      reason: `must be an integer from 0 to concurrency.max (${max})`
+    })
+  }
+  const idleTimeout = concurrency.idleTimeout === undefined
+    ? defaults.idleTimeout
+    : durationMillis(concurrency.idleTimeout)
+  if (idleTimeout === undefined || idleTimeout <= 0) {
+    return new InvalidPoolOptions({
+      option: "concurrency.idleTimeout",
+      value: concurrency.idleTimeout,
+      reason: "must be a positive duration"
+    })
+  }
+  return { minWorkers: min, maxWorkers: max, idleTimeout }
+}
 
 /**
  * Checks a job's own options. Returns the error, or `undefined` when they are valid; the resolved timeout is

@@ -19,14 +19,21 @@ import * as MutableList from "effect/MutableList"
 import * as Option from "effect/Option"
 import {
   type InvalidJobOptions,
+  InvalidPoolOptions,
   JobDropped,
   JobTimeout,
   PoolShutdown,
   QueueFull,
   type SubmitError
 } from "../WorkerPoolError.ts"
-import { DeadlineHeap } from "./heap.ts"
-import { checkJobOptions, durationMillis, type ResolvedSettings } from "./options.ts"
+import { DeadlineHeap, type Timed } from "./heap.ts"
+import {
+  checkJobOptions,
+  durationMillis,
+  type ElasticConcurrency,
+  resolveConcurrency,
+  type ResolvedSettings
+} from "./options.ts"
 
 // -----------------------------------------------------------------------------
 // models
@@ -46,8 +53,12 @@ export interface Stats {
   readonly name: string
   readonly state: Lifecycle
   readonly concurrency: number
+  readonly minWorkers: number
+  readonly maxWorkers: number
   readonly capacity: number
   readonly workers: number
+  readonly idleWorkers: number
+  readonly paused: boolean
   readonly submitted: number
   readonly succeeded: number
   readonly failed: number
@@ -120,13 +131,18 @@ export class Job<I, A, E> {
 
 type PoolErrorOfJob = JobTimeout | JobDropped | PoolShutdown
 
-/** A worker slot: one of `concurrency` places a worker fiber runs in. */
-interface Slot {
+/**
+ * A worker slot: one of the places (numbered from 1) a worker fiber runs in. While its worker is idle above the
+ * minimum, the slot waits in the idle-deadline heap.
+ */
+interface Slot extends Timed {
   readonly index: number
   fiber: Fiber.Fiber<void> | undefined
   job: Job<any, any, any> | undefined
   resume: ((exit: Exit.Exit<void>) => void) | undefined
 }
+
+const untimed = (): Timed => ({ deadline: 0, heapIndex: -1, heapSeq: 0 })
 
 /** A submitter waiting for room in the queue (`overflow: "suspend"`). */
 interface Waiter<I> {
@@ -156,6 +172,9 @@ export interface Core<I, A, E> {
   readonly awaitIdle: Effect.Effect<void>
   readonly drain: Effect.Effect<void>
   readonly shutdown: Effect.Effect<Array<I>>
+  readonly resize: (concurrency: number | ElasticConcurrency) => Effect.Effect<void, InvalidPoolOptions>
+  readonly pause: Effect.Effect<void>
+  readonly resume: Effect.Effect<void>
 }
 
 // -----------------------------------------------------------------------------
@@ -176,7 +195,11 @@ export const make = <I, A, E, R>(
     const clock = yield* Clock.Clock
     const fibers = yield* FiberSet.make<void>()
     const fork = yield* FiberSet.runtime(fibers)<R>()
-    const { capacity, concurrency, name, overflow } = settings
+    const { capacity, name, overflow } = settings
+    let minWorkers = settings.minWorkers
+    let maxWorkers = settings.maxWorkers
+    let idleTimeout = settings.idleTimeout
+    let paused = false
 
     // ---- state -----------------------------------------------------------------
     let lifecycle: Lifecycle = "open"
@@ -188,6 +211,7 @@ export const make = <I, A, E, R>(
     let waiterTombstones = 0
     const idle: Array<Slot> = []
     const slots: Array<Slot> = []
+    const free: Array<Slot> = [] // released slots, lowest index last
     let workers = 0
     let idleSignal: Deferred.Deferred<void> | undefined
 
@@ -240,18 +264,17 @@ export const make = <I, A, E, R>(
     }
 
     /**
-     * Places an accepted job at the end of the backlog and wakes an idle worker, if any, which takes it at once
-     * (inline). Idle workers exist only while the backlog is empty, so the woken worker takes this very job.
+     * Places an accepted job at the end of the backlog and gets it started: an idle worker, if any, takes it at
+     * once (inline; idle workers exist only while the backlog is empty, so it takes this very job); otherwise a new
+     * worker is added if the pool may grow. Nothing starts while the pool is paused.
      */
     const place = (job: Job<I, A, E>): void => {
       queued++
       MutableList.append(backlog, job)
-      const slot = idle.pop()
-      if (slot !== undefined) {
-        const resume = slot.resume!
-        slot.resume = undefined
-        resume(Exit.void)
-      }
+      if (paused) return
+      const slot = idle[idle.length - 1]
+      if (slot !== undefined) wake(slot)
+      else if (workers < maxWorkers && (lifecycle === "open" || lifecycle === "draining")) addWorker()
     }
 
     const hasRoom = (): boolean => queued < capacity && waiting === 0
@@ -416,10 +439,13 @@ export const make = <I, A, E, R>(
       job.startedAt = clock.currentTimeMillisUnsafe()
       slot.job = job
       running++
-      if (job.timeoutMillis !== Infinity) armTimeout(job)
+      if (job.timeoutMillis !== Infinity) arm(deadlines, job, job.startedAt + job.timeoutMillis)
     }
 
-    /** Settles a job its worker finished. Returns false when the worker was interrupted and must be replaced. */
+    /**
+     * Settles a job its worker finished. Returns false when the worker ends: it was interrupted (and is replaced
+     * by a fresh fiber in the same slot), or the pool has more workers than it may have now.
+     */
     const finish = (job: Job<I, A, E>, slot: Slot, exit: Exit.Exit<A, E>): boolean => {
       slot.job = undefined
       if (job.heapIndex >= 0) deadlines.remove(job)
@@ -427,6 +453,7 @@ export const make = <I, A, E, R>(
       completed++
       totalDuration += clock.currentTimeMillisUnsafe() - job.startedAt
       const reason = job.endReason
+      let keep = reason === NO_END
       if (reason === NO_END) {
         if (Exit.isSuccess(exit)) succeeded++
         else if (Cause.hasFails(exit.cause)) failed++
@@ -435,7 +462,12 @@ export const make = <I, A, E, R>(
         // Take the next job before the submitter hears back, so that a submitter that loops finds room in the
         // queue. The job is begun now and its handler starts when `step` runs again; a cancellation in between
         // takes effect as the handler starts (the worker is uninterruptible until then).
-        next(slot)
+        if (workers > maxWorkers) {
+          release(slot)
+          keep = false
+        } else {
+          next(slot)
+        }
         settle(job, exit)
       } else if (reason === END_TIMEOUT) {
         timedOut++
@@ -448,14 +480,15 @@ export const make = <I, A, E, R>(
         settle(job, Exit.failCause(Cause.interrupt(job.endedBy)))
       }
       checkIdle()
-      if (reason === NO_END) return true
-      if (lifecycle === "open" || lifecycle === "draining") spawn(slot)
-      else workers--
-      return false
+      if (reason !== NO_END) {
+        if ((lifecycle === "open" || lifecycle === "draining") && workers <= maxWorkers) spawn(slot)
+        else release(slot)
+      }
+      return keep
     }
 
     const next = (slot: Slot): Job<I, A, E> | undefined => {
-      if (lifecycle === "stopping" || lifecycle === "closed") return undefined
+      if (paused || lifecycle === "stopping" || lifecycle === "closed") return undefined
       const job = takeQueued()
       if (job === undefined) return undefined
       begin(job, slot)
@@ -476,10 +509,13 @@ export const make = <I, A, E, R>(
         return job === undefined ? noJob : Effect.interruptible(run(job.input, job))
       })
       const onSuccess = (value: A | typeof NoJob): Effect.Effect<void, never, R> => {
-        if (value === NoJob) {
-          return lifecycle === "stopping" || lifecycle === "closed" ? Effect.void : idleThenStep
+        if (value !== NoJob) return finish(slot.job!, slot, Exit.succeed(value)) ? step : Effect.void
+        if (lifecycle === "stopping" || lifecycle === "closed") return Effect.void
+        if (workers > maxWorkers) {
+          release(slot)
+          return Effect.void
         }
-        return finish(slot.job!, slot, Exit.succeed(value)) ? step : Effect.void
+        return idleThenStep
       }
       const onFailure = (cause: Cause.Cause<E>): Effect.Effect<void, never, R> => {
         const job = slot.job
@@ -490,11 +526,8 @@ export const make = <I, A, E, R>(
       const waitForJob = Effect.interruptible(Effect.callback<void>((resume) => {
         slot.resume = resume
         idle.push(slot)
-        return Effect.sync(() => {
-          slot.resume = undefined
-          const i = idle.indexOf(slot)
-          if (i >= 0) idle.splice(i, 1)
-        })
+        if (workers > minWorkers) arm(idleDeadlines, slot, clock.currentTimeMillisUnsafe() + idleTimeout)
+        return Effect.sync(() => leaveIdle(slot))
       }))
       const idleThenStep = Effect.andThen(waitForJob, step)
       return Effect.withFiber((fiber) => {
@@ -504,29 +537,91 @@ export const make = <I, A, E, R>(
       })
     }
 
+    /** Starts a worker fiber in `slot` (a new slot, or the slot of a worker that was interrupted). */
     const spawn = (slot: Slot): void => {
       fork(worker(slot), { uninterruptible: true })
     }
 
-    for (let i = 1; i <= concurrency; i++) {
-      const slot: Slot = { index: i, fiber: undefined, job: undefined, resume: undefined }
-      slots.push(slot)
+    /** Starts one more worker, in the lowest free slot. */
+    const addWorker = (): void => {
+      let slot = free.pop()
+      if (slot === undefined) {
+        slot = { index: slots.length + 1, fiber: undefined, job: undefined, resume: undefined, ...untimed() }
+        slots.push(slot)
+      }
       workers++
+      spawn(slot)
     }
-    // Start workers after every slot exists, the last first: idle workers are taken from the top of a stack,
-    // so worker 1 takes the first job.
-    for (let i = slots.length - 1; i >= 0; i--) spawn(slots[i])
 
-    // ---- timeouts ----------------------------------------------------------------
+    /** Gives up a worker's slot; its fiber ends (or, when idle, is interrupted). */
+    const release = (slot: Slot): void => {
+      workers--
+      leaveIdle(slot)
+      const fiber = slot.fiber
+      slot.fiber = undefined
+      free.push(slot)
+      free.sort((a, b) => b.index - a.index)
+      if (fiber !== undefined && fiber !== Fiber.getCurrent()) fiber.interruptUnsafe()
+    }
+
+    const leaveIdle = (slot: Slot): void => {
+      if (slot.heapIndex >= 0) idleDeadlines.remove(slot)
+      if (slot.resume === undefined) return
+      slot.resume = undefined
+      const i = idle.lastIndexOf(slot)
+      if (i >= 0) idle.splice(i, 1)
+    }
+
+    /** Wakes an idle worker, which takes the head of the backlog at once (inline). */
+    const wake = (slot: Slot): void => {
+      const resume = slot.resume!
+      leaveIdle(slot)
+      resume(Exit.void)
+    }
+
+    /** Gets queued jobs started: wakes idle workers, then adds workers up to the maximum. */
+    const dispatch = (): void => {
+      while (queued > 0 && !paused && (lifecycle === "open" || lifecycle === "draining")) {
+        const slot = idle[idle.length - 1]
+        if (slot !== undefined) wake(slot)
+        else if (workers < maxWorkers) addWorker()
+        else return
+      }
+    }
+
+    /** Brings the workers within `minWorkers` and `maxWorkers` after they changed. */
+    const rebalance = (): void => {
+      while (workers > maxWorkers && idle.length > 0) release(idle[0])
+      while (workers < minWorkers && (lifecycle === "open" || lifecycle === "draining")) addWorker()
+      dispatch()
+      if (workers > minWorkers) {
+        const now = clock.currentTimeMillisUnsafe()
+        for (const slot of idle) if (slot.heapIndex < 0) arm(idleDeadlines, slot, now + idleTimeout)
+      }
+    }
+
+    // Start the first workers, the last slot first: idle workers are taken from the top of a stack, so worker 1
+    // takes the first job.
+    for (let i = minWorkers; i >= 1; i--) {
+      slots.unshift({ index: i, fiber: undefined, job: undefined, resume: undefined, ...untimed() })
+    }
+    for (let i = slots.length - 1; i >= 0; i--) {
+      workers++
+      spawn(slots[i])
+    }
+
+    // ---- timers ------------------------------------------------------------------
+    // One timer fiber serves the jobs' timeouts and the idle workers' deadlines. It sleeps until the earliest
+    // deadline, and is started only when the first deadline is armed.
 
     const deadlines = new DeadlineHeap<Job<I, A, E>>()
+    const idleDeadlines = new DeadlineHeap<Slot>()
     let timerFiber: Fiber.Fiber<void> | undefined
     let timerArmedAt = Infinity
     let timerWake: ((exit: Exit.Exit<void>) => void) | undefined
 
-    const armTimeout = (job: Job<I, A, E>): void => {
-      const deadline = job.startedAt + job.timeoutMillis
-      deadlines.push(job, deadline)
+    function arm<T extends Timed>(heap: DeadlineHeap<T>, item: T, deadline: number): void {
+      heap.push(item, deadline)
       if (timerWake !== undefined) {
         const wake = timerWake
         timerWake = undefined
@@ -537,22 +632,32 @@ export const make = <I, A, E, R>(
       }
     }
 
-    /** Stops every running job whose deadline has passed. Jobs leave the heap when they finish. */
+    /** Acts on every deadline that has passed. Items leave their heap when they no longer need a deadline. */
     const expireDue = (now: number): void => {
-      let top = deadlines.peek()
-      while (top !== undefined && top.deadline <= now) {
+      let job = deadlines.peek()
+      while (job !== undefined && job.deadline <= now) {
         deadlines.pop()
-        if (top.state === RUNNING) stop(top, END_TIMEOUT, -1)
-        top = deadlines.peek()
+        if (job.state === RUNNING) stop(job, END_TIMEOUT, -1)
+        job = deadlines.peek()
+      }
+      let slot = idleDeadlines.peek()
+      while (slot !== undefined && slot.deadline <= now) {
+        idleDeadlines.pop()
+        if (workers > minWorkers && slot.resume !== undefined) release(slot)
+        slot = idleDeadlines.peek()
       }
     }
+
+    const earliest = (): number =>
+      Math.min(deadlines.peek()?.deadline ?? Infinity, idleDeadlines.peek()?.deadline ?? Infinity)
 
     const timer: Effect.Effect<void> = Effect.suspend(() => {
       const now = clock.currentTimeMillisUnsafe()
       expireDue(now)
       if (lifecycle === "closed") return Effect.void
-      if (deadlines.size === 0) {
-        timerArmedAt = Infinity
+      const deadline = earliest()
+      timerArmedAt = deadline
+      if (deadline === Infinity) {
         return Effect.flatMap(
           Effect.callback<void>((resume) => {
             timerWake = resume
@@ -563,17 +668,20 @@ export const make = <I, A, E, R>(
           () => timer
         )
       }
-      const deadline = deadlines.peek()!.deadline
-      timerArmedAt = deadline
       return Effect.flatMap(Effect.sleep(deadline - now), () => timer)
     })
 
     // ---- stopping ------------------------------------------------------------------
 
+    /** Stops intake. What is queued will still run: a paused pool resumes, since it must finish its work. */
     const stopIntake = (): void => {
       if (lifecycle !== "open") return
       lifecycle = "draining"
       rejectWaiters()
+      if (paused) {
+        paused = false
+        dispatch()
+      }
     }
 
     /** Settles every queued job with PoolShutdown and interrupts the running ones. Returns the unstarted inputs. */
@@ -699,9 +807,13 @@ export const make = <I, A, E, R>(
     const statsUnsafe = (): Stats => ({
       name,
       state: lifecycle,
-      concurrency,
+      concurrency: maxWorkers,
+      minWorkers,
+      maxWorkers,
       capacity,
       workers,
+      idleWorkers: idle.length,
+      paused,
       submitted,
       succeeded,
       failed,
@@ -719,6 +831,31 @@ export const make = <I, A, E, R>(
       averageDurationMillis: completed === 0 ? 0 : totalDuration / completed
     })
 
+    const resize = (concurrency: number | ElasticConcurrency): Effect.Effect<void, InvalidPoolOptions> =>
+      Effect.suspend(() => {
+        const sizing = resolveConcurrency(
+          typeof concurrency === "object" && concurrency !== null && concurrency.idleTimeout === undefined
+            ? { ...concurrency, idleTimeout: idleTimeout }
+            : concurrency
+        )
+        if (sizing instanceof InvalidPoolOptions) return Exit.fail(sizing)
+        minWorkers = sizing.minWorkers
+        maxWorkers = sizing.maxWorkers
+        idleTimeout = sizing.idleTimeout
+        rebalance()
+        return Exit.void
+      })
+
+    // A pool that stops taking jobs must still finish the queued ones, so only an open pool can be paused.
+    const pause = Effect.sync(() => {
+      if (lifecycle === "open") paused = true
+    })
+
+    const unpause = Effect.sync(() => {
+      paused = false
+      dispatch()
+    })
+
     return {
       name,
       settings,
@@ -732,6 +869,9 @@ export const make = <I, A, E, R>(
       statsUnsafe,
       awaitIdle,
       drain,
-      shutdown
+      shutdown,
+      resize,
+      pause,
+      resume: unpause
     }
   })
