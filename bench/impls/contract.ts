@@ -1,0 +1,78 @@
+/**
+ * What an implementation under test provides. Each case uses one of three shapes:
+ *
+ * - `batch`: run a fixed number of jobs at a given concurrency and report how long they took (throughput, timers,
+ *   scale, the cost of options);
+ * - `stream`: accept jobs one at a time from a steady source and call back when each one is done (latency);
+ * - `backlog`: hold jobs queued behind a blocked worker (memory).
+ *
+ * Implementations live in `promise.ts` (the peers) and `effect.ts` (this library and `Effect.forEach`); a case
+ * process loads only the module it needs, so a peer's process never loads `effect`.
+ */
+
+/** The job every implementation runs: an async no-op, or a timer. */
+export type JobKind =
+  | { readonly kind: "noop" }
+  | { readonly kind: "sleep"; readonly millis: number }
+
+export interface BatchOptions {
+  readonly jobs: number
+  readonly concurrency: number
+  readonly job: JobKind
+  /** The pool's default job timeout (a `Duration.Input` string such as `"1 minute"`); other implementations ignore it. */
+  readonly timeout?: string | undefined
+}
+
+/** Runs `jobs` jobs at `concurrency`. Resolves with the milliseconds the jobs took, set-up and tear-down excluded. */
+export type Batch = (options: BatchOptions) => Promise<number>
+
+/** A queue that takes jobs from plain JavaScript callers. */
+export interface Stream {
+  /** Submits one no-op job; `onDone` runs when its result reaches the caller (`failed` when it did not succeed). */
+  readonly submit: (onDone: (failed: boolean) => void) => void
+  readonly close: () => Promise<void>
+}
+
+export type MakeStream = (concurrency: number) => Promise<Stream>
+
+/** A queue whose only worker is blocked, so that every job it is given stays queued. */
+export interface Backlog {
+  /** Queues `jobs` more jobs; resolves once they are all accepted (none can start). */
+  readonly fill: (jobs: number) => Promise<void>
+}
+
+export type MakeBacklog = (capacity: number) => Promise<Backlog>
+
+export interface Implementation {
+  readonly batch?: Batch | undefined
+  readonly stream?: MakeStream | undefined
+  readonly backlog?: MakeBacklog | undefined
+}
+
+/** Implementation names, as `run.ts` passes them with `--impl=`. */
+export const implementations = {
+  floor: "promise",
+  semaphore: "promise",
+  fastq: "promise",
+  "p-limit": "promise",
+  "p-queue": "promise",
+  "effect-forEach": "effect",
+  "pool-execute": "effect",
+  "pool-execute-backpressure": "effect",
+  "pool-submit": "effect"
+} as const
+
+export type ImplementationName = keyof typeof implementations
+
+/** Loads one implementation, importing only its own module. */
+export const load = async (name: string): Promise<Implementation> => {
+  if (!(name in implementations)) throw new Error(`unknown implementation ${JSON.stringify(name)}`)
+  const module: Readonly<Record<string, Implementation>> = implementations[name as ImplementationName] === "promise"
+    ? await import("./promise.ts")
+    : await import("./effect.ts")
+  const implementation = module[camelCase(name)]
+  if (implementation === undefined) throw new Error(`implementation ${name} is not exported`)
+  return implementation
+}
+
+const camelCase = (name: string): string => name.replace(/-(\w)/g, (_, c: string) => c.toUpperCase())

@@ -1,0 +1,143 @@
+/**
+ * This library's pool, and `Effect.forEach` with a concurrency limit as the Effect baseline.
+ *
+ * How the pool is driven, and why:
+ *
+ * - `pool-execute`: a fixed set of submitter fibers, each looping `pool.execute` until the shared job count is
+ *   used up. There are `concurrency + min(concurrency, capacity / 2)` of them: enough to keep every worker busy
+ *   and jobs queued (a worker that finishes a job always finds the next one waiting), while the queue stays below
+ *   its capacity, so no submitter waits for room. This is how a service whose requests call `execute` loads a
+ *   pool, minus the cost of forking a fiber per request, which belongs to the caller, not to the pool.
+ * - `pool-execute-backpressure`: the same with `2 x concurrency + capacity` submitters, so that the queue is always
+ *   full and `concurrency` submitters always wait for room: the cost of the default overflow, `"suspend"`.
+ * - `pool-submit`: the shape of the promise peers' "add everything, then wait" usage. One producer fiber
+ *   `submit`s every job (waiting for room when the queue is full: the default capacity 1024 and overflow
+ *   `"suspend"`), then awaits every handle in order.
+ * - latency (`stream`): each job is a fiber started from plain JavaScript with `Effect.runCallback`, the way an
+ *   HTTP server enters Effect once per request.
+ * - memory (`backlog`): one worker blocked on a `Latch`, a capacity as large as the backlog, jobs queued with
+ *   `submit` (the handles are dropped: the pool retains the job, not the handle).
+ *
+ * The handler of the no-op job is the same `Effect.promise` of an async no-op for the pool and `Effect.forEach`,
+ * built once: an effect is a description, so reusing it costs nothing.
+ */
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Latch from "effect/Latch"
+import * as Scope from "effect/Scope"
+import * as WorkerPool from "../../src/WorkerPool.ts"
+import type { Backlog, Batch, BatchOptions, Implementation, JobKind, Stream } from "./contract.ts"
+
+const asyncNoop = async (): Promise<void> => {}
+
+const jobEffect = (job: JobKind): Effect.Effect<void> =>
+  job.kind === "noop" ? Effect.promise(asyncNoop) : Effect.sleep(Duration.millis(job.millis))
+
+/** The pool's default capacity: submitters beyond `concurrency + capacity` would wait for room. */
+const defaultCapacity = 1024
+
+/** Runs `effect` and returns the milliseconds it took. */
+const timed = <E>(effect: Effect.Effect<unknown, E>): Effect.Effect<number, E> =>
+  Effect.suspend(() => {
+    const start = performance.now()
+    return Effect.map(effect, () => performance.now() - start)
+  })
+
+const makePool = ({ concurrency, job, timeout }: BatchOptions) => {
+  const handle = jobEffect(job)
+  // The pool validates the timeout: a malformed one fails the run with InvalidPoolOptions.
+  return WorkerPool.make({ handler: (_: void) => handle, concurrency, timeout: timeout as Duration.Input | undefined })
+}
+
+/** Builds a pool in a scope of its own, for callers outside Effect; `close` drains it. */
+const openPool = async <I, A, E>(
+  make: Effect.Effect<WorkerPool.WorkerPool<I, A, E>, unknown, Scope.Scope>
+): Promise<{ readonly pool: WorkerPool.WorkerPool<I, A, E>; readonly close: () => Promise<void> }> => {
+  const scope = Effect.runSync(Scope.make())
+  const pool = await Effect.runPromise(Scope.provide(make, scope))
+  return { pool, close: () => Effect.runPromise(Scope.close(scope, Exit.void)) }
+}
+
+// -----------------------------------------------------------------------------
+// Effect.forEach
+// -----------------------------------------------------------------------------
+
+export const effectForEach: Implementation = {
+  batch: ({ concurrency, job, jobs }) => {
+    const items = Array.from({ length: jobs })
+    const run = jobEffect(job)
+    return Effect.runPromise(timed(Effect.forEach(items, () => run, { concurrency, discard: true })))
+  }
+}
+
+// -----------------------------------------------------------------------------
+// the pool
+// -----------------------------------------------------------------------------
+
+/**
+ * Drives the pool with `submitters(concurrency)` fibers, each looping `execute` until the shared job count is used
+ * up.
+ */
+const executeBatch = (submitters: (concurrency: number) => number): Batch => (options) =>
+  Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+    const pool = yield* makePool(options)
+    let remaining = options.jobs
+    const submitter = Effect.whileLoop({
+      while: () => remaining > 0,
+      body: () => {
+        remaining--
+        return pool.execute()
+      },
+      step: () => {}
+    })
+    const fibers = Array.from({ length: submitters(options.concurrency) })
+    return yield* timed(Effect.forEach(fibers, () => submitter, { concurrency: "unbounded", discard: true }))
+  })))
+
+export const poolExecute: Implementation = {
+  batch: executeBatch((concurrency) => concurrency + Math.min(concurrency, defaultCapacity / 2)),
+  stream: async (concurrency): Promise<Stream> => {
+    const { close, pool } = await openPool(makePool({ concurrency, jobs: 0, job: { kind: "noop" } }))
+    const execute = pool.execute()
+    return {
+      submit: (onDone) => {
+        Effect.runCallback(execute, { onExit: (exit) => onDone(Exit.isFailure(exit)) })
+      },
+      close
+    }
+  }
+}
+
+/** `execute` past the queue's capacity: `concurrency` submitters always wait for room (overflow `"suspend"`). */
+export const poolExecuteBackpressure: Implementation = {
+  batch: executeBatch((concurrency) => 2 * concurrency + defaultCapacity)
+}
+
+export const poolSubmit: Implementation = {
+  batch: (options) =>
+    Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+      const pool = yield* makePool(options)
+      const { jobs } = options
+      const handles: Array<WorkerPool.JobHandle<void, unknown>> = new Array(jobs)
+      return yield* timed(Effect.gen(function*() {
+        for (let i = 0; i < jobs; i++) handles[i] = yield* pool.submit()
+        for (let i = 0; i < jobs; i++) yield* handles[i].await
+      }))
+    }))),
+  backlog: async (capacity): Promise<Backlog> => {
+    const latch = Latch.makeUnsafe(false)
+    const { pool } = await openPool(WorkerPool.make({
+      handler: (blocking: boolean) => blocking ? Latch.await(latch) : Effect.void,
+      capacity
+    }))
+    await Effect.runPromise(pool.submit(true))
+    while (Effect.runSync(pool.stats).running === 0) await new Promise((resolve) => setImmediate(resolve))
+    return {
+      fill: (jobs) =>
+        Effect.runPromise(Effect.gen(function*() {
+          for (let i = 0; i < jobs; i++) yield* pool.submit(false)
+        }))
+    }
+  }
+}

@@ -1,0 +1,204 @@
+/**
+ * The promise-based peers, each used the way its README shows: p-queue (`add` every job, then `onIdle`), fastq's
+ * promise API (`push` every job, then `drained`), p-limit (`Promise.all` of limited calls), a hand-written
+ * semaphore with `Promise.all`, and the floor: a plain promise loop with no per-job bookkeeping at all.
+ *
+ * Every peer runs the same job function; none allocates a closure per job unless its API requires one.
+ */
+import makeFastq from "fastq"
+import createLimit from "p-limit"
+import PQueue from "p-queue"
+import type { Backlog, Implementation, JobKind, Stream } from "./contract.ts"
+
+const asyncNoop = async (): Promise<void> => {}
+
+const jobFunction = (job: JobKind): () => Promise<void> => {
+  if (job.kind === "noop") return asyncNoop
+  const { millis } = job
+  return () => new Promise<void>((resolve) => setTimeout(resolve, millis))
+}
+
+const elapsedSince = (start: number): number => performance.now() - start
+
+/** A job that never finishes until `open` is called: it keeps a queue's only worker busy. */
+const gate = (): { readonly wait: () => Promise<void>; readonly open: () => void } => {
+  let open = (): void => {}
+  const opened = new Promise<void>((resolve) => {
+    open = resolve
+  })
+  return { wait: () => opened, open }
+}
+
+/** Resolves once the queue has started the blocking job, so that later jobs all stay queued. */
+const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
+
+// -----------------------------------------------------------------------------
+// floor
+// -----------------------------------------------------------------------------
+
+/** `concurrency` async loops pulling from a shared counter: what running the jobs costs with no queue at all. */
+export const floor: Implementation = {
+  batch: async ({ concurrency, job, jobs }) => {
+    const run = jobFunction(job)
+    let remaining = jobs
+    const lane = async (): Promise<void> => {
+      while (remaining > 0) {
+        remaining--
+        await run()
+      }
+    }
+    const lanes: Array<Promise<void>> = []
+    const start = performance.now()
+    for (let i = 0; i < concurrency; i++) lanes.push(lane())
+    await Promise.all(lanes)
+    return elapsedSince(start)
+  }
+}
+
+// -----------------------------------------------------------------------------
+// hand-written semaphore
+// -----------------------------------------------------------------------------
+
+/** The semaphore most code bases grow on their own: a permit count and a FIFO of resolvers. */
+const makeSemaphore = (permits: number) => {
+  let waiting: Array<(() => void) | undefined> = []
+  let head = 0
+  const acquire = (): Promise<void> | undefined => {
+    if (permits > 0) {
+      permits--
+      return undefined
+    }
+    return new Promise<void>((resolve) => waiting.push(resolve))
+  }
+  const release = (): void => {
+    if (head === waiting.length) {
+      permits++
+      return
+    }
+    const resolve = waiting[head]!
+    waiting[head++] = undefined
+    if (head > 1024 && head * 2 > waiting.length) {
+      waiting = waiting.slice(head)
+      head = 0
+    }
+    resolve()
+  }
+  return async <A>(task: () => Promise<A>): Promise<A> => {
+    const wait = acquire()
+    if (wait !== undefined) await wait
+    try {
+      return await task()
+    } finally {
+      release()
+    }
+  }
+}
+
+export const semaphore: Implementation = {
+  batch: async ({ concurrency, job, jobs }) => {
+    const run = jobFunction(job)
+    const withPermit = makeSemaphore(concurrency)
+    const start = performance.now()
+    const results: Array<Promise<void>> = new Array(jobs)
+    for (let i = 0; i < jobs; i++) results[i] = withPermit(run)
+    await Promise.all(results)
+    return elapsedSince(start)
+  }
+}
+
+// -----------------------------------------------------------------------------
+// fastq (promise API)
+// -----------------------------------------------------------------------------
+
+export const fastq: Implementation = {
+  batch: async ({ concurrency, job, jobs }) => {
+    const run = jobFunction(job)
+    const queue = makeFastq.promise((_: number) => run(), concurrency)
+    const start = performance.now()
+    for (let i = 0; i < jobs; i++) void queue.push(i)
+    await queue.drained()
+    return elapsedSince(start)
+  },
+  stream: async (concurrency): Promise<Stream> => {
+    const queue = makeFastq.promise((_: number) => asyncNoop(), concurrency)
+    return {
+      submit: (onDone) => {
+        queue.push(0).then(() => onDone(false), () => onDone(true))
+      },
+      close: () => queue.drained()
+    }
+  },
+  backlog: async (): Promise<Backlog> => {
+    const blocker = gate()
+    const queue = makeFastq.promise((blocking: boolean) => blocking ? blocker.wait() : asyncNoop(), 1)
+    void queue.push(true)
+    await nextTurn()
+    return {
+      fill: async (jobs) => {
+        for (let i = 0; i < jobs; i++) void queue.push(false)
+      }
+    }
+  }
+}
+
+// -----------------------------------------------------------------------------
+// p-limit
+// -----------------------------------------------------------------------------
+
+export const pLimit: Implementation = {
+  batch: async ({ concurrency, job, jobs }) => {
+    const run = jobFunction(job)
+    const limit = createLimit(concurrency)
+    const start = performance.now()
+    const results: Array<Promise<void>> = new Array(jobs)
+    for (let i = 0; i < jobs; i++) results[i] = limit(run)
+    await Promise.all(results)
+    return elapsedSince(start)
+  },
+  backlog: async (): Promise<Backlog> => {
+    const blocker = gate()
+    const limit = createLimit(1)
+    void limit(blocker.wait)
+    await nextTurn()
+    return {
+      fill: async (jobs) => {
+        for (let i = 0; i < jobs; i++) void limit(asyncNoop)
+      }
+    }
+  }
+}
+
+// -----------------------------------------------------------------------------
+// p-queue
+// -----------------------------------------------------------------------------
+
+export const pQueue: Implementation = {
+  batch: async ({ concurrency, job, jobs }) => {
+    const run = jobFunction(job)
+    const queue = new PQueue({ concurrency })
+    const start = performance.now()
+    for (let i = 0; i < jobs; i++) void queue.add(run)
+    await queue.onIdle()
+    return elapsedSince(start)
+  },
+  stream: async (concurrency): Promise<Stream> => {
+    const queue = new PQueue({ concurrency })
+    return {
+      submit: (onDone) => {
+        queue.add(asyncNoop).then(() => onDone(false), () => onDone(true))
+      },
+      close: () => queue.onIdle()
+    }
+  },
+  backlog: async (): Promise<Backlog> => {
+    const blocker = gate()
+    const queue = new PQueue({ concurrency: 1 })
+    void queue.add(blocker.wait)
+    await nextTurn()
+    return {
+      fill: async (jobs) => {
+        for (let i = 0; i < jobs; i++) void queue.add(asyncNoop)
+      }
+    }
+  }
+}

@@ -1,0 +1,419 @@
+/**
+ * Turns the runs into figures: min / median / max per case, the machine they ran on, the targets (ratios between
+ * implementations in the same run) and the Markdown report.
+ */
+import { execFileSync } from "node:child_process"
+import { createHash } from "node:crypto"
+import { readdirSync, readFileSync } from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
+import type { Measurement } from "./harness.ts"
+import {
+  type Case,
+  type Group,
+  idealTimerMillis,
+  label,
+  latencyConcurrency,
+  latencyScenarios,
+  memoryLabel,
+  optionTimeout,
+  scaleConcurrency,
+  throughputConcurrencies,
+  timerConcurrency,
+  timerMillis
+} from "./plan.ts"
+
+const rootDir = path.dirname(path.dirname(fileURLToPath(import.meta.url)))
+
+export interface Summary {
+  readonly min: number
+  readonly median: number
+  readonly max: number
+}
+
+export interface CaseResult extends Case {
+  readonly label: string
+  readonly measurements: Array<Measurement>
+  readonly errors: Array<string>
+  /** min / median / max of every numeric field over the successful runs (booleans count as 0 or 1) */
+  summary: Record<string, Summary>
+}
+
+/** JSON has no Infinity: a field that was Infinity in a case (never caught up, a lost job) arrives as null. */
+export const numeric = (value: number | boolean | string | null): number | undefined =>
+  value === null ? Infinity : typeof value === "boolean" ? Number(value) : typeof value === "number" ? value : undefined
+
+export const summarize = (measurements: ReadonlyArray<Measurement>): Record<string, Summary> => {
+  const summary: Record<string, Summary> = {}
+  const keys = new Set(measurements.flatMap((m) => Object.keys(m)))
+  for (const key of keys) {
+    const values = measurements
+      .map((m) => numeric(m[key] as number | boolean | string | null))
+      .filter((v): v is number => v !== undefined)
+      .sort((a, b) => a - b)
+    if (values.length === 0) continue
+    const middle = values.length >> 1
+    const median = values.length % 2 === 1 ? values[middle] : (values[middle - 1] + values[middle]) / 2
+    summary[key] = { min: values[0], median, max: values[values.length - 1] }
+  }
+  return summary
+}
+
+export interface Machine {
+  readonly cpu: string
+  readonly cores: number
+  readonly memoryGB: number
+  readonly node: string
+  readonly platform: string
+  readonly packages: Readonly<Record<string, string>>
+  readonly commit: string
+  /** sha-256 of the library's sources (`src/`) at the start of the run: tells runs of a modified tree apart */
+  readonly srcDigest: string
+  /** 1-minute load average before the first case: other work on the machine skews every figure */
+  readonly loadBefore: number
+}
+
+const packageVersion = (name: string): string => {
+  try {
+    const json = JSON.parse(readFileSync(path.join(rootDir, "node_modules", name, "package.json"), "utf8"))
+    return String(json.version)
+  } catch {
+    return "?"
+  }
+}
+
+const gitCommit = (): string => {
+  try {
+    const commit = execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: rootDir, encoding: "utf8" }).trim()
+    const dirty = execFileSync("git", ["status", "--porcelain", "--", "src"], { cwd: rootDir, encoding: "utf8" })
+    return dirty.trim().length > 0 ? `${commit} (src modified)` : commit
+  } catch {
+    return "?"
+  }
+}
+
+/** A digest of every file under `src/`, so that a report says exactly which code it measured. */
+export const srcDigest = (): string => {
+  const hash = createHash("sha256")
+  const srcDir = path.join(rootDir, "src")
+  const files = readdirSync(srcDir, { recursive: true, encoding: "utf8" }).filter((f) => f.endsWith(".ts")).sort()
+  for (const file of files) hash.update(file).update(readFileSync(path.join(srcDir, file)))
+  return hash.digest("hex").slice(0, 12)
+}
+
+export const describeMachine = (): Machine => ({
+  cpu: os.cpus()[0]?.model.trim() ?? "?",
+  cores: os.availableParallelism(),
+  memoryGB: Math.round(os.totalmem() / 2 ** 30),
+  node: process.version,
+  platform: `${os.platform()} ${os.release()} ${os.arch()}`,
+  packages: Object.fromEntries(["effect", "p-queue", "fastq", "p-limit"].map((name) => [name, packageVersion(name)])),
+  commit: gitCommit(),
+  srcDigest: srcDigest(),
+  loadBefore: Math.round(os.loadavg()[0] * 100) / 100
+})
+
+const formatNumber = (n: number): string =>
+  !Number.isFinite(n) ? "∞" : n >= 100 ? Math.round(n).toLocaleString("en-US") : n >= 10 ? n.toFixed(1) : n.toFixed(2)
+
+export const formatMicros = (n: number | undefined): string =>
+  n === undefined
+    ? "n/a"
+    : !Number.isFinite(n)
+    ? "∞"
+    : n >= 1000
+    ? `${formatNumber(n / 1000)} ms`
+    : `${formatNumber(n)} µs`
+
+export const formatMillis = (n: number | undefined): string =>
+  n === undefined ? "n/a" : !Number.isFinite(n) ? "never" : `${formatNumber(n)} ms`
+
+/** `median (min–max)` of a field, or `n/a`. */
+const cell = (result: CaseResult | undefined, key: string, format: (n: number) => string = formatNumber): string => {
+  const s = result?.summary[key]
+  if (s === undefined) return result !== undefined && result.errors.length > 0 ? "error" : "n/a"
+  return s.min === s.max ? format(s.median) : `${format(s.median)} (${format(s.min)}–${format(s.max)})`
+}
+
+const table = (header: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<string>>): string => {
+  const align = header.map((_, i) => (i === 0 ? "---" : "---:"))
+  return [header, align, ...rows].map((row) => `| ${row.join(" | ")} |`).join("\n")
+}
+
+export interface Target {
+  readonly name: string
+  readonly measured: string
+  readonly goal: string
+  readonly met: boolean | undefined
+}
+
+export const evaluateTargets = (find: (id: string) => CaseResult | undefined): Array<Target> => {
+  const median = (id: string, key: string): number | undefined => find(id)?.summary[key]?.median
+  const ratio = (a: number | undefined, b: number | undefined): number | undefined =>
+    a === undefined || b === undefined ? undefined : a / b
+  const targets: Array<Target> = []
+  const atLeast = (name: string, value: number | undefined, goal: number, unit = "x"): void => {
+    targets.push({
+      name,
+      measured: value === undefined ? "n/a" : `${value.toFixed(2)}${unit}`,
+      goal: `≥ ${goal}${unit}`,
+      met: value === undefined ? undefined : value >= goal
+    })
+  }
+  const atMost = (name: string, value: number | undefined, goal: number, unit = "x"): void => {
+    targets.push({
+      name,
+      measured: value === undefined ? "n/a" : `${value.toFixed(2)}${unit}`,
+      goal: `≤ ${goal}${unit}`,
+      met: value === undefined ? undefined : value <= goal
+    })
+  }
+  const kjobs = (impl: string, variant: string) => median(`throughput/${impl}/${variant}`, "kjobsPerSecond")
+  for (const c of ["C=8", "C=64"]) {
+    atLeast(`throughput ${c}: execute / p-queue`, ratio(kjobs("pool-execute", c), kjobs("p-queue", c)), 2)
+  }
+  for (const c of ["C=8", "C=64"]) {
+    atLeast(`throughput ${c}: execute / fastq`, ratio(kjobs("pool-execute", c), kjobs("fastq", c)), 1.2)
+  }
+  for (const scenario of latencyScenarios) {
+    const key = scenario.stall > 0 ? "p99AfterStallMicros" : "p99Micros"
+    atMost(
+      `latency p99 ${scenario.variant}${scenario.stall > 0 ? " (jobs after the stall)" : ""}: pool / p-queue`,
+      ratio(
+        median(`latency/pool-execute/${scenario.variant}`, key),
+        median(`latency/p-queue/${scenario.variant}`, key)
+      ),
+      1
+    )
+  }
+  const stall = find(`latency/pool-execute/${latencyScenarios[2].variant}`)
+  const caughtUp = stall?.measurements.filter((m) => m.caughtUp === true).length
+  targets.push({
+    name: "latency: pool caught up within 1 s after the stall",
+    measured: stall === undefined || stall.measurements.length === 0
+      ? "n/a"
+      : `${caughtUp}/${stall.measurements.length} runs`,
+    goal: "every run",
+    met: stall === undefined || stall.measurements.length === 0
+      ? undefined
+      : caughtUp === stall.measurements.length
+  })
+  const timers = median(`timers/pool-execute/C=${timerConcurrency}`, "millis")
+  const timerCase = find(`timers/pool-execute/C=${timerConcurrency}`)
+  const idealMillis = timerCase === undefined ? undefined : idealTimerMillis(timerCase)
+  atMost("timers: execute elapsed / ideal", ratio(timers, idealMillis), 1.1)
+  const bytes = median("memory/pool-submit/backlog", "bytesPerJob")
+  atMost("memory: bytes per queued job", bytes, 300, " B")
+  atLeast(
+    `scale: execute C=${scaleConcurrency.toLocaleString("en-US")} / C=64`,
+    ratio(median(`scale/pool-execute/C=${scaleConcurrency}`, "kjobsPerSecond"), kjobs("pool-execute", "C=64")),
+    0.5
+  )
+  return targets
+}
+
+export interface ReportInput {
+  readonly mode: string
+  readonly machine: Machine
+  readonly results: ReadonlyArray<CaseResult>
+  readonly targets: ReadonlyArray<Target>
+  readonly seconds: number
+  /** only some cases ran (`--filter`): targets that could not be evaluated are left out */
+  readonly partial: boolean
+  readonly warnings: ReadonlyArray<string>
+}
+
+export const renderReport = (
+  { machine, mode, partial, results, seconds, targets, warnings }: ReportInput
+): string => {
+  const find = (id: string) => results.find((r) => r.id === id)
+  const implsOf = (group: Group) => [...new Set(results.filter((r) => r.group === group).map((r) => r.impl))]
+  const lines: Array<string> = []
+  const sizesOf = (group: Group) => results.find((r) => r.group === group)
+  const runsOf = (group: Group) => sizesOf(group)?.runs ?? 0
+  lines.push(`# Benchmark results (${mode})`)
+  lines.push("")
+  lines.push(
+    `${machine.cpu}, ${machine.cores} cores, ${machine.memoryGB} GB; Node ${machine.node} on ${machine.platform}. ` +
+      `${Object.entries(machine.packages).map(([name, version]) => `${name} ${version}`).join(", ")}; ` +
+      `commit ${machine.commit}, src digest ${machine.srcDigest}. Suite took ${Math.round(seconds)} s; ` +
+      `load average ${machine.loadBefore} before it.`
+  )
+  for (const warning of warnings) {
+    lines.push("")
+    lines.push(`**Warning:** ${warning}`)
+  }
+  lines.push("")
+  lines.push(
+    "Every run is a fresh process that warms up before measuring; figures are `median (min–max)` over the runs. " +
+      "Compare figures from one report only."
+  )
+
+  const throughput = sizesOf("throughput")
+  if (throughput !== undefined) {
+    lines.push("")
+    lines.push(
+      `## Throughput: ${Number(throughput.args.jobs).toLocaleString("en-US")} no-op async jobs, thousand jobs/s ` +
+        `(${runsOf("throughput")} runs)`
+    )
+    lines.push("")
+    lines.push(table(
+      ["implementation", ...throughputConcurrencies.map((c) => `C=${c}`)],
+      implsOf("throughput").map((impl) => [
+        label[impl],
+        ...throughputConcurrencies.map((c) => cell(find(`throughput/${impl}/C=${c}`), "kjobsPerSecond"))
+      ])
+    ))
+    lines.push("")
+    lines.push(
+      "The pool's `execute` is driven by `C + min(C, 512)` submitter fibers, each looping `execute`: every worker " +
+        "busy and jobs queued, the queue (default capacity 1024) never full. \"Queue full\": `2C + 1024` submitters, " +
+        "so that `C` of them always wait for room (overflow `\"suspend\"`, the default). `submit` + `await`: one " +
+        "producer submits every job (waiting for room when the queue is full), then awaits each handle."
+    )
+  }
+
+  const options = sizesOf("options")
+  if (options !== undefined) {
+    const base = find("throughput/pool-execute/C=8")
+    const withTimeout = find(`options/pool-execute/timeout ${optionTimeout}`)
+    const r = base?.summary.kjobsPerSecond && withTimeout?.summary.kjobsPerSecond
+      ? withTimeout.summary.kjobsPerSecond.median / base.summary.kjobsPerSecond.median
+      : undefined
+    lines.push("")
+    lines.push(`## Cost of options: \`execute\` at C=8, thousand jobs/s (${runsOf("options")} runs)`)
+    lines.push("")
+    lines.push(table(["pool", "thousand jobs/s", "vs no options"], [
+      ["no timeout", cell(base, "kjobsPerSecond"), "1.00x"],
+      [
+        `\`timeout: "${optionTimeout}"\``,
+        cell(withTimeout, "kjobsPerSecond"),
+        r === undefined ? "n/a" : `${r.toFixed(2)}x`
+      ]
+    ]))
+  }
+
+  const scale = sizesOf("scale")
+  if (scale !== undefined) {
+    lines.push("")
+    lines.push(
+      `## Scale: C=${scaleConcurrency.toLocaleString("en-US")}, ` +
+        `${Number(scale.args.jobs).toLocaleString("en-US")} no-op jobs, thousand jobs/s (${runsOf("scale")} runs)`
+    )
+    lines.push("")
+    lines.push(table(
+      ["implementation", "thousand jobs/s"],
+      implsOf("scale").map((impl) => [label[impl], cell(find(`scale/${impl}/C=${scaleConcurrency}`), "kjobsPerSecond")])
+    ))
+  }
+
+  const latency = sizesOf("latency")
+  if (latency !== undefined) {
+    lines.push("")
+    lines.push(
+      `## Latency: pool of ${latencyConcurrency}, steady rate for ${latency.args.seconds} s, submission to result ` +
+        `(${runsOf("latency")} runs)`
+    )
+    lines.push("")
+    const rows: Array<Array<string>> = []
+    for (const impl of implsOf("latency")) {
+      for (const scenario of latencyScenarios) {
+        const r = find(`latency/${impl}/${scenario.variant}`)
+        const stalled = scenario.stall > 0
+        const caught = r?.measurements.filter((m) => m.caughtUp === true).length ?? 0
+        rows.push([
+          label[impl],
+          scenario.variant,
+          cell(r, "p50Micros", formatMicros),
+          cell(r, "p99Micros", formatMicros),
+          cell(r, "maxMicros", formatMicros),
+          cell(r, "gcMaxPauseMillis", formatMillis),
+          stalled ? cell(r, "p99AfterStallMicros", formatMicros) : "",
+          stalled ? cell(r, "catchUpMillis", formatMillis) : "",
+          stalled && r !== undefined ? `${caught}/${r.measurements.length}` : ""
+        ])
+      }
+    }
+    lines.push(table(
+      [
+        "implementation",
+        "load",
+        "p50",
+        "p99",
+        "max",
+        "longest GC pause",
+        "p99 after stall",
+        "catch-up",
+        "caught up ≤ 1 s"
+      ],
+      rows
+    ))
+    lines.push("")
+    lines.push(
+      "The source submits, on every event-loop turn, each job due by then; the stall blocks the event loop once, a " +
+        "third of the way in, and the jobs that fell due meanwhile are submitted at once. Catch-up: from the end of " +
+        "the stall to the first turn that finds nothing outstanding. The pool's callers enter Effect with " +
+        "`Effect.runCallback(pool.execute())`, one fiber per job."
+    )
+  }
+
+  const timers = sizesOf("timers")
+  if (timers !== undefined) {
+    const ideal = idealTimerMillis(timers)
+    lines.push("")
+    lines.push(
+      `## Timers: ${Number(timers.args.jobs).toLocaleString("en-US")} jobs sleeping ${timerMillis} ms at ` +
+        `concurrency ${timerConcurrency}, elapsed ms (ideal ${ideal.toLocaleString("en-US")} ms, ` +
+        `${runsOf("timers")} runs)`
+    )
+    lines.push("")
+    lines.push(table(
+      ["implementation", "elapsed ms", "vs ideal"],
+      implsOf("timers").map((impl) => {
+        const r = find(`timers/${impl}/C=${timerConcurrency}`)
+        const m = r?.summary.millis?.median
+        return [label[impl], cell(r, "millis"), m === undefined ? "n/a" : `${(m / ideal).toFixed(3)}x`]
+      })
+    ))
+  }
+
+  const memory = sizesOf("memory")
+  if (memory !== undefined) {
+    lines.push("")
+    lines.push(
+      `## Memory: ${Number(memory.args.jobs).toLocaleString("en-US")} jobs queued behind a blocked worker, ` +
+        `retained bytes per job (${runsOf("memory")} runs)`
+    )
+    lines.push("")
+    lines.push(table(
+      ["implementation", "bytes per job"],
+      implsOf("memory").map((impl) => [
+        memoryLabel[impl] ?? label[impl],
+        cell(find(`memory/${impl}/backlog`), "bytesPerJob")
+      ])
+    ))
+  }
+
+  const shown = partial ? targets.filter((t) => t.met !== undefined) : targets
+  if (shown.length > 0) {
+    lines.push("")
+    lines.push("## Targets (medians of this run)")
+    lines.push("")
+    lines.push(table(
+      ["target", "measured", "goal", "met"],
+      shown.map((t) => [t.name, t.measured, t.goal, t.met === undefined ? "n/a" : t.met ? "yes" : "**no**"])
+    ))
+  }
+
+  const failed = results.filter((r) => r.errors.length > 0)
+  if (failed.length > 0) {
+    lines.push("")
+    lines.push("## Errors")
+    lines.push("")
+    for (const r of failed) {
+      for (const error of new Set(r.errors)) lines.push(`- \`${r.id}\`: ${error}`)
+    }
+  }
+  return `${lines.join("\n")}\n`
+}
