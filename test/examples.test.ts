@@ -1,0 +1,353 @@
+/**
+ * Runs every program in `examples/` as a child process (on the pinned Node, which runs `.ts` directly) and checks
+ * what it prints. The graceful-shutdown example is stopped with a real signal.
+ *
+ * The checks are on behaviour (which lines, which outcomes), with generous time limits: the examples use real time
+ * and these tests may run on a loaded machine.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import * as Clock from "effect/Clock"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import { TestClock } from "effect/testing"
+import { type ChildProcess, spawn } from "node:child_process"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { WorkerPool } from "../src/index.ts"
+
+const root = path.resolve(import.meta.dirname, "..")
+/** The pinned Node (24), which runs `.ts`; vitest itself may run on another one. */
+const pinnedNode = path.join(root, "node_modules", ".bin", "node")
+const nodeBinary = fs.existsSync(pinnedNode) ? pinnedNode : process.execPath
+
+interface Ended {
+  readonly code: number | null
+  readonly signal: NodeJS.Signals | null
+  readonly stdout: string
+  readonly stderr: string
+}
+
+interface Running {
+  readonly child: ChildProcess
+  readonly stdout: () => string
+  readonly stderr: () => string
+  /** Waits until the process has exited and its output is closed. */
+  readonly ended: Effect.Effect<Ended>
+}
+
+/** Starts `examples/<name>.ts`. Closing the scope kills the process if it is still running. */
+const start = (name: string) =>
+  Effect.acquireRelease(
+    Effect.sync((): Running => {
+      const child = spawn(nodeBinary, [path.join("examples", `${name}.ts`)], {
+        cwd: root,
+        stdio: ["ignore", "pipe", "pipe"],
+        env: { ...process.env, NO_COLOR: "1" }
+      })
+      let stdout = ""
+      let stderr = ""
+      child.stdout!.setEncoding("utf8").on("data", (chunk: string) => {
+        stdout += chunk
+      })
+      child.stderr!.setEncoding("utf8").on("data", (chunk: string) => {
+        stderr += chunk
+      })
+      const closed = Deferred.makeUnsafe<Ended>()
+      child.on("error", (error) => Deferred.doneUnsafe(closed, Exit.die(error)))
+      child.on("close", (code, signal) => Deferred.doneUnsafe(closed, Exit.succeed({ code, signal, stdout, stderr })))
+      return { child, stdout: () => stdout, stderr: () => stderr, ended: Deferred.await(closed) }
+    }),
+    ({ child }) =>
+      Effect.sync(() => {
+        if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL")
+      })
+  )
+
+/** Fails the test with the process's output when it does not end in time. */
+const endWithin = (running: Running, limit: `${number} seconds`) =>
+  running.ended.pipe(
+    Effect.timeoutOrElse({
+      duration: limit,
+      orElse: () =>
+        Effect.die(new Error(`still running after ${limit}\n${running.stdout()}\n--- stderr\n${running.stderr()}`))
+    })
+  )
+
+/** Runs an example to its end. */
+const run = (name: string) => Effect.flatMap(start(name), (running) => endWithin(running, "30 seconds"))
+
+/** Waits until the output printed so far satisfies `ready`. */
+const waitForOutput = (running: Running, ready: (stdout: string) => boolean) =>
+  Effect.callback<void>((resume) => {
+    const stop = () => {
+      running.child.stdout!.off("data", check)
+      running.child.off("close", onClose)
+    }
+    const check = () => {
+      if (!ready(running.stdout())) return
+      stop()
+      resume(Effect.void)
+    }
+    const onClose = () => {
+      stop()
+      resume(Effect.die(new Error(`exited before it was ready\n${running.stdout()}\n${running.stderr()}`)))
+    }
+    running.child.stdout!.on("data", check)
+    running.child.on("close", onClose)
+    check()
+    return Effect.sync(stop)
+  }).pipe(
+    Effect.timeoutOrElse({
+      duration: "20 seconds",
+      orElse: () => Effect.die(new Error(`never ready; output so far:\n${running.stdout()}\n${running.stderr()}`))
+    })
+  )
+
+const lines = (text: string): Array<string> => text.split("\n").filter((line) => line.length > 0)
+
+/** The one line matching `pattern`; fails the test if there is not exactly one. */
+const single = (output: string, pattern: RegExp): RegExpMatchArray => {
+  const found = lines(output).map((line) => line.match(pattern)).filter((m): m is RegExpMatchArray => m !== null)
+  assert.strictEqual(found.length, 1, `expected one line matching ${pattern}, found ${found.length}:\n${output}`)
+  return found[0]!
+}
+
+const assertSucceeded = (ended: Ended) =>
+  assert.strictEqual(ended.code, 0, `exit code ${ended.code} (${ended.signal})\n${ended.stdout}\n${ended.stderr}`)
+
+const idList = (text: string): Array<string> => text === "none" ? [] : text.split(", ")
+
+describe("examples", () => {
+  it.live("basic: 3 workers square 10 numbers, one result per job", () =>
+    Effect.gen(function*() {
+      const ended = yield* run("basic")
+      assertSucceeded(ended)
+      for (let id = 1; id <= 10; id++) {
+        single(ended.stdout, new RegExp(`^Job ${id} result: ${(id * 10) ** 2}$`))
+        const [, worker] = single(ended.stdout, new RegExp(`^Worker (\\d+) processing job ${id}$`))
+        assert.include(["1", "2", "3"], worker)
+      }
+      assert.notMatch(ended.stdout, /failed:/)
+      single(ended.stdout, /^Done: 10 succeeded, 0 failed on 3 workers$/)
+    }))
+
+  it.live("context-timeouts: per-job timeouts, cancelled jobs, results with worker and duration, stats", () =>
+    Effect.gen(function*() {
+      const ended = yield* run("context-timeouts")
+      assertSucceeded(ended)
+      const out = ended.stdout
+      for (let n = 1; n <= 15; n++) {
+        // every job is reported exactly once
+        single(out, new RegExp(`^Job job-${n} `))
+        if (n % 5 === 0) {
+          single(
+            out,
+            new RegExp(`^Job job-${n} cancelled (before it started|while running \\(worker [1-4], took \\d+ms\\))`)
+          )
+        } else if (n === 4 || n === 12) {
+          const [, took] = single(
+            out,
+            new RegExp(
+              `^Job job-${n} failed \\(worker [1-4]\\): JobTimeout: job "job-${n}" in worker pool "advanced" ` +
+                `timed out after 200 ms \\(took (\\d+)ms\\)$`
+            )
+          )
+          // measured from the handler's first step, which may come a little after the pool started the job
+          assert.isAtLeast(Number(took), 100)
+        } else {
+          single(out, new RegExp(`^Job job-${n} completed \\(worker [1-4]\\): ${(n * 5) ** 2} \\(took \\d+ms\\)$`))
+        }
+      }
+      const periodic = lines(out).filter((line) => line.startsWith("Pool Stats - Processed: "))
+      assert.isAtLeast(periodic.length, 1, out)
+      for (const line of periodic) assert.match(line, /Avg Duration: \d+ms, Active Workers: [0-4]\/4, Queued: \d+$/)
+      single(
+        out,
+        /^Final Stats - Processed: 10, Failed: 2 \(timed out: 2\), Cancelled: 3, Avg Duration: \d+ms, Active Workers: 0\/4, Queued: 0$/
+      )
+    }))
+
+  it.live("service: the program sees only the service; typed errors are caught by tag; an executor shares a budget", () =>
+    Effect.gen(function*() {
+      const ended = yield* run("service")
+      assertSucceeded(ended)
+      const out = ended.stdout
+      single(out, /^thumbnail: cat\.png -> 128px, 64 bytes \(worker [12]\)$/)
+      single(out, /^thumbnail: dog\.png -> 128px, 128 bytes \(worker [12]\)$/)
+      single(out, /^thumbnail: bird\.png -> 64px, 8 bytes \(worker [12]\)$/)
+      single(out, /^caught ImageNotFound: missing\.png$/)
+      single(out, /^profile: user-1 is Ada$/)
+      single(out, /^profile: user-2 is Grace$/)
+      single(out, /^profile: user-3 is Edsger$/)
+      single(out, /^caught UserNotFound: user-9$/)
+      for (const to of ["ada", "grace", "edsger"]) {
+        single(out, new RegExp(`^mail sent: "Welcome!" to ${to}@example\\.com$`))
+      }
+      single(out, /^outbound: 7 effects from 2 call sites, at most 2 at once \(budget 2\)$/)
+    }))
+
+  it.live("flagship: 300 images on 8 workers, progress lines, then a summary from the pool's stats", () =>
+    Effect.gen(function*() {
+      const ended = yield* run("flagship")
+      assertSucceeded(ended)
+      const out = ended.stdout
+      // stdout is a pipe here, not a terminal: one progress line per interval, no carriage returns
+      assert.notInclude(out, "\r")
+      const progress = lines(out).filter((line) => /^\[[#-]{20}\] +\d+\/300 /.test(line))
+      assert.isAtLeast(progress.length, 2, out)
+      assert.match(progress[progress.length - 1]!, /300\/300 .* run 0 {2}queue 0 {2}wait 0 /)
+      const [, total, succeeded, failed, timedOut] = single(
+        out,
+        /^Summary: (\d+) images in [\d.]+s: (\d+) succeeded, (\d+) failed \(CorruptImage\), (\d+) timed out \(JobTimeout\)$/
+      )
+      assert.strictEqual(Number(total), 300)
+      assert.strictEqual(Number(succeeded) + Number(failed) + Number(timedOut), 300)
+      // the workload is fixed: 20 corrupt images; the 4 that hang always time out
+      assert.strictEqual(Number(failed), 20)
+      assert.isAtLeast(Number(timedOut), 4)
+      const [, timedOutFiles] = single(out, /^ {2}timed out: (.*)$/)
+      for (const file of ["img-075.jpg", "img-150.jpg", "img-225.jpg", "img-300.jpg"]) {
+        assert.include(timedOutFiles!.split(", "), file)
+      }
+    }))
+
+  it.live("dynamic: bursts of traffic; the scaler adds workers under load and removes them when idle", () =>
+    Effect.gen(function*() {
+      const ended = yield* run("dynamic")
+      assertSucceeded(ended)
+      const out = ended.stdout
+      for (let id = 1; id <= 30; id++) {
+        single(out, new RegExp(`^Job ${id} completed: ${id * 20} \\(\\d+ms, [2-6] workers\\)$`))
+      }
+      const checks = lines(out).filter((line) => line.startsWith("Scaler check - "))
+      assert.isAtLeast(checks.length, 3)
+      for (const line of checks) assert.match(line, /^Scaler check - Workers: [2-6], Queue: \d+$/)
+      // the second burst (15 jobs on 2 workers) is more than half the queue: at least one worker is added
+      const ups = lines(out).filter((line) => line.startsWith("Scaling up: adding worker")).length
+      const downs = lines(out).filter((line) => line.startsWith("Scaling down: removing worker")).length
+      assert.isAtLeast(ups, 1)
+      single(out, /^All 30 jobs completed with [2-6] workers; idle now$/)
+      const [, last] = single(out, /^Stopped with (\d) workers$/)
+      assert.strictEqual(Number(last), 2 + ups - downs)
+    }))
+
+  // The Go tutorial's own test (TestWorkerPool): 2 workers, 5 jobs, every result correct within 2 seconds. On
+  // the TestClock the 2 seconds are virtual: the test takes no real time and cannot be slow.
+  it.effect("the tutorial's TestWorkerPool: 2 workers, 5 jobs, every square within 2 seconds", () =>
+    Effect.gen(function*() {
+      const pool = yield* WorkerPool.make({
+        handler: (n: number) => Effect.sleep(50 + n * 20).pipe(Effect.as(n * n)),
+        concurrency: 2,
+        capacity: 5
+      })
+      const jobs = [1, 2, 3, 4, 5]
+      const all = yield* Effect.forkChild(
+        Effect.forEach(jobs, (n) => pool.execute(n, { id: `test-${n}` }), { concurrency: "unbounded" }).pipe(
+          Effect.timeout("2 seconds")
+        ),
+        { startImmediately: true }
+      )
+      yield* TestClock.adjust("2 seconds")
+      assert.deepStrictEqual(yield* Fiber.join(all), [1, 4, 9, 16, 25])
+      const stats = yield* pool.stats
+      assert.strictEqual(stats.succeeded, 5)
+    }))
+
+  describe("graceful-shutdown", () => {
+    /**
+     * Starts the service, waits until it is busy (the queue is full and jobs have finished), sends `signal` once,
+     * and checks the shutdown from what the program printed.
+     */
+    const shutdownOn = (signal: NodeJS.Signals) =>
+      Effect.gen(function*() {
+        const running = yield* start("graceful-shutdown")
+        yield* waitForOutput(
+          running,
+          (out) => out.includes("queue full") && (out.match(/ finished on worker /g) ?? []).length >= 3
+        )
+        const signalledAt = yield* Clock.currentTimeMillis
+        running.child.kill(signal)
+        const ended = yield* endWithin(running, "20 seconds")
+        const exitedAfter = (yield* Clock.currentTimeMillis) - signalledAt
+
+        // runMain exits with 130 after an interruption by SIGINT or SIGTERM; within the 2 s deadline plus a margin
+        assert.strictEqual(
+          ended.code,
+          130,
+          `exit code ${ended.code} (${ended.signal})\n${ended.stdout}\n${ended.stderr}`
+        )
+        assert.isBelow(exitedAfter, 2_000 + 6_000, ended.stdout)
+        assert.strictEqual(ended.stderr, "")
+
+        const all = lines(ended.stdout)
+        const signalLine = all.findIndex((line) => line.includes("signal received"))
+        assert.isAtLeast(signalLine, 0, ended.stdout)
+        const before = all.slice(0, signalLine)
+        const after = all.slice(signalLine + 1)
+        const jobsIn = (ls: ReadonlyArray<string>, pattern: RegExp) =>
+          ls.map((line) => line.match(pattern)?.[1]).filter((id): id is string => id !== undefined)
+
+        // the workers were started before any traffic
+        assert.match(all[0]!, /pool ready: 3 workers started, queue capacity 24$/)
+
+        // at the signal: jobs in flight and jobs queued
+        const [, inFlightText, queuedText] = single(
+          ended.stdout,
+          /signal received: stopping intake; in flight: (.*); queued: (\d+); draining for up to 2 seconds$/
+        )
+        const inFlight = idList(inFlightText!)
+        assert.isAtLeast(inFlight.length, 1)
+        assert.isAtLeast(Number(queuedText), 1)
+
+        // intake stopped: the producer's next submission was refused
+        assert.isTrue(
+          after.some((line) => line.endsWith("producer stopped: the pool takes no more jobs (PoolShutdown)"))
+        )
+        assert.isFalse(before.some((line) => line.includes("producer stopped")))
+
+        const finishedBefore = jobsIn(before, / (job-\d+) finished on worker \d/)
+        const finishedAfter = jobsIn(after, / (job-\d+) finished on worker \d/)
+        const startedBefore = jobsIn(before, / (job-\d+) started on worker \d/)
+        const [, duringText] = single(ended.stdout, /^finished during shutdown \(\d+\): (.*)$/)
+        const [, notFinishedText] = single(ended.stdout, /^not finished, PoolShutdown \(\d+\): (.*)$/)
+        const during = idList(duringText!)
+        const notFinished = idList(notFinishedText!)
+        assert.sameMembers(during, finishedAfter)
+
+        // jobs in flight at the signal (by the program's account, and by what it had printed) finished: their
+        // 300-500 ms of work fits in the 2 s deadline
+        for (const id of inFlight) assert.include(finishedAfter, id)
+        for (const id of startedBefore.filter((id) => !finishedBefore.includes(id))) assert.include(finishedAfter, id)
+
+        // the queue could not be worked off in 2 s: the jobs left at the deadline were reported with PoolShutdown
+        assert.isAtLeast(notFinished.length, 1, ended.stdout)
+        assert.sameMembers(jobsIn(after, / (job-\d+) not finished: PoolShutdown$/), notFinished)
+        for (const id of jobsIn(after, / (job-\d+) interrupted on worker \d at the shutdown deadline$/)) {
+          assert.include(notFinished, id)
+        }
+
+        // every accepted job settled exactly once: finished before the signal, during the shutdown, or not at all
+        const [, accepted, beforeCount, duringCount, notCount, took] = single(
+          ended.stdout,
+          /^Shutdown complete: (\d+) jobs accepted, (\d+) finished before the signal, (\d+) during shutdown, (\d+) not finished; shutdown took ([\d.]+)s$/
+        )
+        assert.strictEqual(Number(beforeCount), finishedBefore.length)
+        assert.strictEqual(Number(duringCount), during.length)
+        assert.strictEqual(Number(notCount), notFinished.length)
+        const outcomes = [...finishedBefore, ...during, ...notFinished].sort()
+        const expected = Array.from({ length: Number(accepted) }, (_, i) => `job-${i + 1}`).sort()
+        assert.deepStrictEqual(outcomes, expected)
+        // the drain waited for the deadline, not much longer
+        assert.isAtLeast(Number(took), 1.9)
+        assert.isBelow(Number(took), 2 + 4)
+        assert.strictEqual(all[all.length - 1]!.startsWith("Shutdown complete"), true)
+      })
+
+    it.live("on SIGINT: intake stops, in-flight jobs finish, the rest is reported, then it exits", () =>
+      shutdownOn("SIGINT"))
+
+    it.live("on SIGTERM: the same graceful shutdown", () => shutdownOn("SIGTERM"))
+  })
+})
