@@ -12,6 +12,7 @@ import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
+import * as Effectable from "effect/Effectable"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as FiberSet from "effect/FiberSet"
@@ -144,17 +145,39 @@ interface Slot extends Timed {
 
 const untimed = (): Timed => ({ deadline: 0, heapIndex: -1, heapSeq: 0 })
 
-/** A submitter waiting for room in the queue (`overflow: "suspend"`). */
-interface Waiter<I> {
+/**
+ * A submitter waiting for room in the queue (`overflow: "suspend"`): one object per waiting submitter, which is
+ * also the effect its fiber runs if it is interrupted while waiting (`onCancel`), so that waiting allocates no
+ * closures. `forExecute` tells an `execute` caller (resumed with the job's result) from a `submit` caller
+ * (resumed with the job as soon as it is accepted).
+ */
+class Waiter<I> extends Effectable.Class<void> {
   readonly input: I
   readonly options: JobOptions | undefined
-  /** runs before the admitted job is placed (`execute` registers itself for the result here) */
-  readonly prepare: ((job: Job<I, any, any>) => void) | undefined
-  /** runs after the admitted job is placed (`submit` resumes its caller with the job here) */
-  readonly accepted: ((job: Job<I, any, any>) => void) | undefined
-  readonly onReject: (error: PoolShutdown) => void
-  job: Job<I, any, any> | undefined
-  cancelled: boolean
+  readonly forExecute: boolean
+  readonly resume: (exit: Exit.Exit<any, any>) => void
+  readonly onCancel: (waiter: Waiter<I>) => Effect.Effect<void>
+  job: Job<I, any, any> | undefined = undefined
+  cancelled = false
+
+  constructor(
+    input: I,
+    options: JobOptions | undefined,
+    forExecute: boolean,
+    resume: (exit: Exit.Exit<any, any>) => void,
+    onCancel: (waiter: Waiter<I>) => Effect.Effect<void>
+  ) {
+    super()
+    this.input = input
+    this.options = options
+    this.forExecute = forExecute
+    this.resume = resume
+    this.onCancel = onCancel
+  }
+
+  asEffect(): Effect.Effect<void> {
+    return this.onCancel(this)
+  }
 }
 
 /** @internal */
@@ -303,9 +326,13 @@ export const make = <I, A, E, R>(
         waiting--
         const job = newJob(waiter.input, waiter.options)
         waiter.job = job
-        if (waiter.prepare !== undefined) waiter.prepare(job)
-        place(job)
-        if (waiter.accepted !== undefined) waiter.accepted(job)
+        if (waiter.forExecute) {
+          job.resume = waiter.resume
+          place(job)
+        } else {
+          place(job)
+          waiter.resume(Exit.succeed(job))
+        }
       }
     }
 
@@ -314,7 +341,7 @@ export const make = <I, A, E, R>(
         const waiter = MutableList.take(waiters) as Waiter<I>
         if (waiter.cancelled) continue
         rejected++
-        waiter.onReject(shutdownError(waiter.options?.id))
+        waiter.resume(Exit.fail(shutdownError(waiter.options?.id)))
       }
       waiting = 0
       waiterTombstones = 0
@@ -752,25 +779,9 @@ export const make = <I, A, E, R>(
       Effect.callback<A, E | PoolErrorOfJob | SubmitError>(function(resume) {
         const result = offer(input, options, false, resume)
         if (result === undefined) {
-          const waiter: Waiter<I> = {
-            input,
-            options,
-            prepare: (job) => {
-              job.resume = resume
-            },
-            accepted: undefined,
-            onReject: (error) => resume(Exit.fail(error)),
-            job: undefined,
-            cancelled: false
-          }
+          const waiter = new Waiter(input, options, true, resume, cancelExecuteWaiter)
           enqueueWaiter(waiter)
-          return Effect.withFiber((fiber) => {
-            if (waiter.job === undefined) {
-              cancelWaiter(waiter)
-              return Effect.void
-            }
-            return cancelAndAwait(waiter.job, fiber.id)
-          })
+          return waiter
         }
         if (!(result instanceof Job)) {
           resume(Exit.fail(result))
@@ -783,6 +794,21 @@ export const make = <I, A, E, R>(
     const cancelAndAwait = (job: Job<I, A, E>, by: number): Effect.Effect<void> =>
       cancel(job, by) ? awaitSettled(job) : Effect.void
 
+    /** An interrupted `execute` caller: gives up its place, or cancels its job once admitted. */
+    const cancelExecuteWaiter = (waiter: Waiter<I>): Effect.Effect<void> => {
+      if (waiter.job === undefined) {
+        cancelWaiter(waiter)
+        return Effect.void
+      }
+      return cancelAndAwait(waiter.job, Fiber.getCurrent()?.id ?? -1)
+    }
+
+    /** An interrupted `submit` caller gives up its place (once admitted, it has already been resumed). */
+    const cancelSubmitWaiter = (waiter: Waiter<I>): Effect.Effect<void> => {
+      cancelWaiter(waiter)
+      return Effect.void
+    }
+
     const submitWith =
       (tryOnly: boolean) => (input: I, options?: JobOptions): Effect.Effect<Job<I, A, E>, SubmitError> =>
         Effect.suspend(() => {
@@ -790,17 +816,9 @@ export const make = <I, A, E, R>(
           if (result instanceof Job) return Exit.succeed(result)
           if (result !== undefined) return Exit.fail(result)
           return Effect.callback<Job<I, A, E>, SubmitError>((resume) => {
-            const waiter: Waiter<I> = {
-              input,
-              options,
-              prepare: undefined,
-              accepted: (job) => resume(Exit.succeed(job as Job<I, A, E>)),
-              onReject: (error) => resume(Exit.fail(error)),
-              job: undefined,
-              cancelled: false
-            }
+            const waiter = new Waiter(input, options, false, resume, cancelSubmitWaiter)
             enqueueWaiter(waiter)
-            return Effect.sync(() => cancelWaiter(waiter))
+            return waiter
           })
         })
 
