@@ -213,24 +213,58 @@ describe("examples", () => {
       }
     }))
 
-  it.live("dynamic: bursts of traffic; the scaler adds workers under load and removes them when idle", () =>
+  it.live("dynamic: the elastic pool grows to 6 workers under each burst, shrinks to 2 between them, to 1 after resize", () =>
     Effect.gen(function*() {
       const ended = yield* run("dynamic")
       assertSucceeded(ended)
       const out = ended.stdout
+      single(out, /^Pool started with 2 workers \(min 2, max 6, idle timeout 400 ms\), queue capacity 20$/)
       for (let id = 1; id <= 30; id++) {
-        single(out, new RegExp(`^Job ${id} completed: ${id * 20} \\(\\d+ms, [2-6] workers\\)$`))
+        single(out, new RegExp(`^Job ${id} completed: ${id * 20} \\(worker [1-6]\\)$`))
       }
-      const checks = lines(out).filter((line) => line.startsWith("Scaler check - "))
-      assert.isAtLeast(checks.length, 3)
-      for (const line of checks) assert.match(line, /^Scaler check - Workers: [2-6], Queue: \d+$/)
-      // the second burst (15 jobs on 2 workers) is more than half the queue: at least one worker is added
-      const ups = lines(out).filter((line) => line.startsWith("Scaling up: adding worker")).length
-      const downs = lines(out).filter((line) => line.startsWith("Scaling down: removing worker")).length
-      assert.isAtLeast(ups, 1)
-      single(out, /^All 30 jobs completed with [2-6] workers; idle now$/)
-      const [, last] = single(out, /^Stopped with (\d) workers$/)
-      assert.strictEqual(Number(last), 2 + ups - downs)
+      assert.notMatch(out, /failed/)
+
+      // Follow the worker count through the output: every change the monitor saw, in order, from 2.
+      const all = lines(out)
+      let workers = 2
+      /** The counts between two marker lines: the count at the first one, then each change. */
+      const segments: Array<{ readonly marker: string; readonly counts: Array<number> }> = [{
+        marker: all[0]!,
+        counts: [workers]
+      }]
+      for (const line of all) {
+        const change = line.match(/^Workers: (\d+) -> (\d+) \(queued \d+, running \d+\)$/)
+        if (change !== null) {
+          assert.strictEqual(Number(change[1]), workers, `a change from ${workers} was not printed:\n${out}`)
+          workers = Number(change[2])
+          assert.isAtLeast(workers, 1, out)
+          assert.isAtMost(workers, 6, out)
+          segments[segments.length - 1]!.counts.push(workers)
+        } else if (/^Burst \d: jobs /.test(line) || line.startsWith("Resizing to ")) {
+          segments.push({ marker: line, counts: [workers] })
+        }
+      }
+      const markers = segments.map((segment) => segment.marker)
+      assert.deepStrictEqual(markers.slice(1), [
+        "Burst 1: jobs 1-10 arrive (2 workers)",
+        "Burst 2: jobs 11-25 arrive (2 workers)",
+        "Burst 3: jobs 26-30 arrive (2 workers)",
+        "Resizing to min 1, max 6"
+      ])
+      const [, burst1, burst2, burst3, resized] = segments.map((segment) => segment.counts)
+      // the 10 and 15 jobs find every worker busy: the pool grows to its maximum, 6, then falls back to 2
+      assert.strictEqual(Math.max(...burst1!), 6, out)
+      assert.strictEqual(Math.max(...burst2!), 6, out)
+      // 5 jobs: the 2 idle workers take 2, and workers are added for the others (3 of them, unless a job ends first)
+      assert.isAtLeast(Math.max(...burst3!), 3, out)
+      assert.isAtMost(Math.max(...burst3!), 5, out)
+      for (const counts of [burst1!, burst2!, burst3!]) {
+        assert.strictEqual(counts[0], 2, out)
+        assert.strictEqual(counts[counts.length - 1], 2, out)
+      }
+      // after the resize, the idle worker above the new minimum stops as well
+      assert.deepStrictEqual(resized, [2, 1], out)
+      assert.strictEqual(all[all.length - 1], "Done: 30 of 30 jobs completed; 1 worker (min 1, max 6)")
     }))
 
   // The Go tutorial's own test (TestWorkerPool): 2 workers, 5 jobs, every result correct within 2 seconds. On
