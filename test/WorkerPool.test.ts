@@ -575,6 +575,55 @@ describe("WorkerPool", () => {
         assert.strictEqual((yield* Effect.flip(pool.submit(6)))._tag, "PoolShutdown")
       }))
 
+    it.effect("shutdown during a drain interrupts what is left and returns the unstarted inputs", () =>
+      Effect.gen(function*() {
+        const pool = yield* WorkerPool.make({ handler: sleeper, concurrency: 1 })
+        const handles = yield* Effect.forEach([100, 200, 300], (ms) => pool.submit(ms))
+        const drained = yield* fork(pool.drain)
+        yield* TestClock.adjust(100)
+        assert.strictEqual(yield* handles[0].await, 100)
+        const unstarted = yield* pool.shutdown
+        assert.deepStrictEqual(unstarted, [300])
+        yield* Fiber.join(drained)
+        assert.strictEqual((yield* Effect.flip(handles[1].await))._tag, "PoolShutdown")
+        assert.strictEqual((yield* Effect.flip(handles[2].await))._tag, "PoolShutdown")
+        const stats = yield* pool.stats
+        assert.deepStrictEqual([stats.state, stats.succeeded, stats.shutdown], ["closed", 1, 2])
+      }))
+
+    it.effect("drain, shutdown and awaitIdle on a stopped pool return at once", () =>
+      Effect.gen(function*() {
+        const pool = yield* WorkerPool.make({ handler: sleeper, concurrency: 2 })
+        const handle = yield* pool.submit(10)
+        yield* TestClock.adjust(10)
+        yield* pool.drain
+        yield* pool.drain
+        assert.deepStrictEqual(yield* pool.shutdown, [])
+        yield* pool.awaitIdle
+        assert.strictEqual(yield* handle.await, 10, "a settled handle keeps its result after the pool stopped")
+        assert.strictEqual((yield* Effect.flip(pool.trySubmit(1)))._tag, "PoolShutdown")
+      }))
+
+    it.effect("a handler that calls shutdown on its own pool settles with PoolShutdown and nothing hangs", () =>
+      Effect.gen(function*() {
+        const pool: WorkerPool.WorkerPool<number, number> = yield* WorkerPool.make({
+          handler: (n: number) =>
+            n === 0
+              ? Effect.sleep(1).pipe(Effect.andThen(Effect.suspend(() => pool.shutdown)), Effect.as(0))
+              : sleeper(n),
+          concurrency: 1
+        })
+        const first = yield* pool.submit(0)
+        const queued = yield* pool.submit(50)
+        yield* TestClock.adjust(1)
+        // the shutdown interrupts the handler that called it: its job settles with PoolShutdown
+        assert.strictEqual((yield* Effect.flip(first.await))._tag, "PoolShutdown")
+        assert.strictEqual((yield* Effect.flip(queued.await))._tag, "PoolShutdown")
+        const stats = yield* pool.stats
+        assert.deepStrictEqual([stats.running, stats.queued, stats.shutdown], [0, 0, 2])
+        assert.notStrictEqual(stats.state, "open")
+      }))
+
     it.effect("closing the scope drains queued and running jobs within shutdownTimeout", () =>
       Effect.gen(function*() {
         const outcomes = yield* Effect.scoped(
