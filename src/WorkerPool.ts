@@ -368,13 +368,7 @@ const fromCore = <I, A, E>(core: internal.Core<I, A, E>): WorkerPool<I, A, E> =>
     execute: core.execute,
     submit: (input, options) => Effect.map(core.submit(input, options), handle),
     trySubmit: (input, options) => Effect.map(core.trySubmit(input, options), handle),
-    stats: core.stats,
-    awaitIdle: core.awaitIdle,
-    drain: core.drain,
-    shutdown: core.shutdown,
-    resize: core.resize,
-    pause: core.pause,
-    resume: core.resume
+    ...lifecycleOf(core)
   }
 }
 
@@ -407,15 +401,20 @@ const executorFromCore = (core: internal.Core<Effect.Effect<unknown, unknown>, u
         SubmitError,
         R
       >,
-    stats: core.stats,
-    awaitIdle: core.awaitIdle,
-    drain: core.drain,
-    shutdown: core.shutdown,
-    resize: core.resize,
-    pause: core.pause,
-    resume: core.resume
+    ...lifecycleOf(core)
   }
 }
+
+/** The operations a handler pool and an executor share, straight from the engine. */
+const lifecycleOf = <I, A, E>(core: internal.Core<I, A, E>) => ({
+  stats: core.stats,
+  awaitIdle: core.awaitIdle,
+  drain: core.drain,
+  shutdown: core.shutdown,
+  resize: core.resize,
+  pause: core.pause,
+  resume: core.resume
+})
 
 class Handle<I, A, E> implements JobHandle<A, E | JobError> {
   readonly core: internal.Core<I, A, E>

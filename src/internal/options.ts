@@ -138,8 +138,8 @@ export const resolveConcurrency = (
 }
 
 /**
- * Checks a job's own options. Returns the error, or `undefined` when they are valid; the resolved timeout is
- * read with `jobTimeoutMillis` afterwards (both are cheap, and the common case has no options at all).
+ * Checks a job's own options. Returns the error, or `undefined` when they are valid (the common case passes no
+ * options and skips this).
  *
  * @internal
  */

@@ -183,7 +183,6 @@ class Waiter<I> extends Effectable.Class<void> {
 /** @internal */
 export interface Core<I, A, E> {
   readonly name: string
-  readonly settings: ResolvedSettings
   readonly execute: (input: I, options?: JobOptions) => Effect.Effect<A, E | PoolErrorOfJob | SubmitError>
   readonly submit: (input: I, options?: JobOptions) => Effect.Effect<Job<I, A, E>, SubmitError>
   readonly trySubmit: (input: I, options?: JobOptions) => Effect.Effect<Job<I, A, E>, SubmitError>
@@ -191,7 +190,6 @@ export interface Core<I, A, E> {
   readonly poll: (job: Job<I, A, E>) => Effect.Effect<Option.Option<Exit.Exit<A, E | PoolErrorOfJob>>>
   readonly interrupt: (job: Job<I, A, E>) => Effect.Effect<void>
   readonly stats: Effect.Effect<Stats>
-  readonly statsUnsafe: () => Stats
   readonly awaitIdle: Effect.Effect<void>
   readonly drain: Effect.Effect<void>
   readonly shutdown: Effect.Effect<Array<I>>
@@ -294,10 +292,7 @@ export const make = <I, A, E, R>(
     const place = (job: Job<I, A, E>): void => {
       queued++
       MutableList.append(backlog, job)
-      if (paused) return
-      const slot = idle[idle.length - 1]
-      if (slot !== undefined) wake(slot)
-      else if (workers < maxWorkers && (lifecycle === "open" || lifecycle === "draining")) addWorker()
+      dispatch()
     }
 
     const hasRoom = (): boolean => queued < capacity && waiting === 0
@@ -421,7 +416,6 @@ export const make = <I, A, E, R>(
         queued--
         cancelled++
         tombstones++
-        job.state = DONE
         settle(job, Exit.failCause(Cause.interrupt(by)))
         if (tombstones > 1024 && tombstones > queued) {
           MutableList.filter(backlog, (j) => j.state === QUEUED)
@@ -723,7 +717,6 @@ export const make = <I, A, E, R>(
         settle(job, Exit.fail(shutdownError(job.id)))
         job = takeQueued()
       }
-      tombstones = 0
       for (const slot of slots) {
         if (slot.job !== undefined) stop(slot.job, END_SHUTDOWN, by)
       }
@@ -876,7 +869,6 @@ export const make = <I, A, E, R>(
 
     return {
       name,
-      settings,
       execute,
       submit: submitWith(false),
       trySubmit: submitWith(true),
@@ -884,7 +876,6 @@ export const make = <I, A, E, R>(
       poll: (job) => Effect.sync(() => job.exit === undefined ? Option.none() : Option.some(job.exit)),
       interrupt: (job) => Effect.withFiber((fiber) => cancelAndAwait(job, fiber.id)),
       stats: Effect.sync(statsUnsafe),
-      statsUnsafe,
       awaitIdle,
       drain,
       shutdown,
