@@ -17,15 +17,19 @@ import * as Effect from "effect/Effect"
 import type * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import type * as Option from "effect/Option"
+import type * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
 import {
   type ElasticConcurrency,
   type OverflowStrategy as Overflow,
   type PoolSettings,
-  resolveSettings
+  type RateLimit as Rate,
+  resolveSettings,
+  type RetryPolicy as Policy
 } from "./internal/options.ts"
 import * as internal from "./internal/pool.ts"
-import { InvalidPoolOptions, type JobError, type SubmitError } from "./WorkerPoolError.ts"
+import { InvalidJobOptions, InvalidPoolOptions, type JobError, type SubmitError } from "./WorkerPoolError.ts"
 
 // -----------------------------------------------------------------------------
 // type id
@@ -76,6 +80,57 @@ export interface Concurrency extends ElasticConcurrency {
 }
 
 /**
+ * How a failed job is retried. A `Schedule` alone retries every typed failure while the schedule recurs;
+ * `RetryPolicy` narrows what is retried.
+ *
+ * **Details**
+ *
+ * After a failed attempt the schedule is stepped, as `Effect.retry` steps it (`Schedule.recurs(2)`: at most 2
+ * retries, 3 attempts). The job then waits the delay the schedule gives without holding a worker, and re-enters
+ * the queue behind the jobs already there; it counts as queued meanwhile (`stats.retrying`). When the schedule
+ * ends, the job settles with its last attempt's outcome, unwrapped. Cancellation and `PoolShutdown` are never
+ * retried.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type Retry<E> = Schedule.Schedule<unknown, unknown> | RetryPolicy<E>
+
+/**
+ * A retry policy: the schedule, and which endings it applies to.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface RetryPolicy<E> extends Policy<E> {
+  /** When and how often to retry; it receives the error of each failed attempt. */
+  readonly schedule: Schedule.Schedule<unknown, unknown>
+  /** Retries only the typed failures for which this holds. Default: every typed failure. */
+  readonly while?: ((error: E) => boolean) | undefined
+  /** Retries jobs that timed out (`JobTimeout`). Default `false`. */
+  readonly timeouts?: boolean | undefined
+  /** Retries jobs that died (defects). Default `false`. */
+  readonly defects?: boolean | undefined
+}
+
+/**
+ * A rate limit on job starts: at most `limit` starts (retries included) in any window of length `interval`.
+ *
+ * **Details**
+ *
+ * A sliding log, not a token bucket or a fixed window: a job starts only once the start `limit` starts before it is
+ * `interval` old, so the limit holds over every window, with no burst at window edges. Jobs the limit holds back
+ * stay queued, in order, and start as soon as the window allows.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface RateLimit extends Rate {
+  readonly limit: number
+  readonly interval: Duration.Input
+}
+
+/**
  * The options every pool takes, besides its handler. Each may also come from `Config` (see `layerConfig`).
  *
  * @category models
@@ -97,6 +152,8 @@ export interface Settings extends PoolSettings {
   readonly shutdownTimeout?: Duration.Input | undefined
   /** Names the pool in errors, stats, metrics and spans. Default `"worker-pool"`. */
   readonly name?: string | undefined
+  /** At most `limit` job starts in any window of `interval` (see `RateLimit`). Default: no limit. */
+  readonly rateLimit?: RateLimit | undefined
 }
 
 /**
@@ -108,6 +165,8 @@ export interface Settings extends PoolSettings {
 export interface Options<I, A, E, R> extends Settings {
   /** Runs one job. Its services `R` are taken from where the pool is built. */
   readonly handler: (input: I, job: JobInfo) => Effect.Effect<A, E, R>
+  /** How failed jobs are retried, unless a job says otherwise (see `Retry`). Default: no retry. */
+  readonly retry?: Retry<E> | undefined
 }
 
 /**
@@ -116,11 +175,48 @@ export interface Options<I, A, E, R> extends Settings {
  * @category models
  * @since 0.1.0
  */
-export interface JobOptions {
+export interface JobOptions<E = unknown> {
   /** The job's id, as seen in `JobInfo`, handles and errors. Default: a number in submission order. */
   readonly id?: string | undefined
-  /** The job's run-time limit, overriding the pool's `timeout`. Time spent queued does not count. */
+  /** The job's run-time limit (per attempt), overriding the pool's `timeout`. Time spent queued does not count. */
   readonly timeout?: Duration.Input | undefined
+  /** Higher starts first; jobs of equal priority start in submission order. Default `0`. */
+  readonly priority?: number | undefined
+  /**
+   * Jobs sharing a key run one at a time, in submission order (whatever their priority), while other jobs use the
+   * rest of the pool. A job waiting for its key counts as queued. Default: none.
+   */
+  readonly key?: string | undefined
+  /** The job's retry policy, replacing the pool's; `false` turns the pool's off for this job. */
+  readonly retry?: Retry<E> | false | undefined
+}
+
+/**
+ * Options of `executeAll`: the options every job of the group gets, and how the group fails.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface GroupOptions<E = unknown> extends Omit<JobOptions<E>, "id"> {
+  /**
+   * `true` (default): the first failure cancels the group's other jobs (queued ones never start, running ones are
+   * interrupted) and is the group's failure. `false`: every job runs to its end; the group then fails with the
+   * first failure in input order, if any.
+   */
+  readonly failFast?: boolean | undefined
+}
+
+/**
+ * Options of `executeStream`.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface StreamOptions {
+  /** Jobs of the stream in flight at once (queued or running). Default: the pool's maximum number of workers. */
+  readonly concurrency?: number | undefined
+  /** `true` (default): results in input order; `false`: results as jobs finish. */
+  readonly ordered?: boolean | undefined
 }
 
 /**
@@ -131,8 +227,10 @@ export interface JobOptions {
  */
 export interface JobInfo {
   readonly id: string
-  /** 1 for the first run of a job. */
+  /** 1 for the first run of a job, 2 for its first retry, and so on. */
   readonly attempt: number
+  readonly priority: number
+  readonly key: string | undefined
   /** The worker slot running the job, from 1 to `concurrency`. */
   readonly worker: number
   /** The pool's name. */
@@ -188,11 +286,30 @@ export interface WorkerPool<in out I, out A, out E = never> {
    * Enqueues a job and waits for its result. Interrupting the caller cancels the job (a queued job never starts,
    * a running one is interrupted) and returns once it has settled.
    */
-  readonly execute: (input: I, options?: JobOptions) => Effect.Effect<A, E | JobError | SubmitError>
+  readonly execute: (input: I, options?: JobOptions<E>) => Effect.Effect<A, E | JobError | SubmitError>
   /** Enqueues a job and returns its handle once the job is accepted (waiting for room if `overflow` says so). */
-  readonly submit: (input: I, options?: JobOptions) => Effect.Effect<JobHandle<A, E | JobError>, SubmitError>
+  readonly submit: (input: I, options?: JobOptions<E>) => Effect.Effect<JobHandle<A, E | JobError>, SubmitError>
   /** Like `submit`, but never waits: fails with `QueueFull` whenever the queue has no room. */
-  readonly trySubmit: (input: I, options?: JobOptions) => Effect.Effect<JobHandle<A, E | JobError>, SubmitError>
+  readonly trySubmit: (
+    input: I,
+    options?: JobOptions<E>
+  ) => Effect.Effect<JobHandle<A, E | JobError>, SubmitError>
+  /**
+   * Runs a group of jobs and returns their results in input order. By default the first failure cancels the rest
+   * of the group (see `GroupOptions`); interrupting the caller cancels the whole group.
+   */
+  readonly executeAll: (
+    inputs: Iterable<I>,
+    options?: GroupOptions<E>
+  ) => Effect.Effect<Array<A>, E | JobError | SubmitError>
+  /**
+   * Maps a stream through the pool, with at most `concurrency` of its jobs in flight (see `StreamOptions`). A
+   * failed job fails the stream; ending the stream early cancels its jobs in flight.
+   */
+  readonly executeStream: <E2, R2>(
+    inputs: Stream.Stream<I, E2, R2>,
+    options?: StreamOptions
+  ) => Stream.Stream<A, E | E2 | JobError | SubmitError, R2>
   /** A snapshot of the pool's counters. */
   readonly stats: Effect.Effect<Stats>
   /** Waits until no job is queued or running. */
@@ -244,6 +361,16 @@ export interface Executor {
     effect: Effect.Effect<A, E, R>,
     options?: JobOptions
   ) => Effect.Effect<JobHandle<A, E | JobError>, SubmitError, R>
+  /** Runs a group of effects on the pool; results in input order (see `GroupOptions`). */
+  readonly executeAll: <A, E, R>(
+    effects: Iterable<Effect.Effect<A, E, R>>,
+    options?: GroupOptions
+  ) => Effect.Effect<Array<A>, E | JobError | SubmitError, R>
+  /** Runs a stream of effects on the pool, with at most `concurrency` in flight (see `StreamOptions`). */
+  readonly executeStream: <A, E, R, E2, R2>(
+    effects: Stream.Stream<Effect.Effect<A, E, R>, E2, R2>,
+    options?: StreamOptions
+  ) => Stream.Stream<A, E | E2 | JobError | SubmitError, R | R2>
   readonly stats: Effect.Effect<Stats>
   readonly awaitIdle: Effect.Effect<void>
   readonly drain: Effect.Effect<void>
@@ -296,7 +423,7 @@ export const make = <I, A, E = never, R = never>(
  * @since 0.1.0
  */
 export const makeExecutor = (
-  options: Settings = {}
+  options: Settings & { readonly retry?: Retry<unknown> | undefined } = {}
 ): Effect.Effect<Executor, InvalidPoolOptions, Scope.Scope> =>
   Effect.flatMap(resolveSettings(options), (settings) =>
     Effect.map(
@@ -348,7 +475,7 @@ export const layerConfig = <Id, I, A, E, R>(
  */
 export const layerExecutor = <Id>(
   tag: Context.Key<Id, Executor>,
-  options: Settings = {}
+  options: Settings & { readonly retry?: Retry<unknown> | undefined } = {}
 ): Layer.Layer<Id, InvalidPoolOptions> => Layer.effect(tag, makeExecutor(options))
 
 // -----------------------------------------------------------------------------
@@ -368,9 +495,59 @@ const fromCore = <I, A, E>(core: internal.Core<I, A, E>): WorkerPool<I, A, E> =>
     execute: core.execute,
     submit: (input, options) => Effect.map(core.submit(input, options), handle),
     trySubmit: (input, options) => Effect.map(core.trySubmit(input, options), handle),
+    executeAll: (inputs, options) => executeAll(inputs, options, core.execute),
+    executeStream: (inputs, options) => executeStream(core, inputs, options, core.execute),
     ...lifecycleOf(core)
   }
 }
+
+/**
+ * Runs one job per item and collects the results in order. Each item's caller is a fiber of its own (as in
+ * `Effect.forEach`), so the jobs queue in input order, and interrupting the group interrupts every caller, which
+ * cancels its job.
+ */
+const executeAll = <X, A, E, R>(
+  items: Iterable<X>,
+  options: GroupOptions<any> | undefined,
+  execute: (item: X, options: JobOptions<any> | undefined) => Effect.Effect<A, E, R>
+): Effect.Effect<Array<A>, E, R> => {
+  const jobOptions = options === undefined ? undefined : jobOptionsOf(options)
+  if (options?.failFast !== false) {
+    return Effect.forEach(items, (item) => execute(item, jobOptions), { concurrency: "unbounded" })
+  }
+  return Effect.flatMap(
+    Effect.forEach(items, (item) => Effect.exit(execute(item, jobOptions)), { concurrency: "unbounded" }),
+    (exits): Effect.Effect<Array<A>, E> => {
+      const values: Array<A> = []
+      for (const exit of exits) {
+        if (exit._tag === "Failure") return Effect.failCause(exit.cause)
+        values.push(exit.value)
+      }
+      return Effect.succeed(values)
+    }
+  )
+}
+
+const jobOptionsOf = (options: GroupOptions<any>): JobOptions<any> => {
+  const { failFast: _, ...jobOptions } = options
+  return jobOptions
+}
+
+const executeStream = <X, A, E, E2, R, R2>(
+  core: internal.Core<any, any, any>,
+  items: Stream.Stream<X, E2, R2>,
+  options: StreamOptions | undefined,
+  execute: (item: X) => Effect.Effect<A, E, R>
+): Stream.Stream<A, E | E2 | InvalidJobOptions, R | R2> =>
+  Stream.unwrap(Effect.map(core.stats, (stats): Stream.Stream<A, E | E2 | InvalidJobOptions, R | R2> => {
+    const concurrency = options?.concurrency ?? stats.maxWorkers
+    if (!Number.isInteger(concurrency) || concurrency < 1) {
+      return Stream.fail(
+        new InvalidJobOptions({ option: "concurrency", value: concurrency, reason: "must be an integer of at least 1" })
+      )
+    }
+    return Stream.mapEffect(items, (item) => execute(item), { concurrency, unordered: options?.ordered === false })
+  }))
 
 const executorFromCore = (core: internal.Core<Effect.Effect<unknown, unknown>, unknown, unknown>): Executor => {
   const withCaller = <A, E, R, X, Y>(
@@ -401,6 +578,22 @@ const executorFromCore = (core: internal.Core<Effect.Effect<unknown, unknown>, u
         SubmitError,
         R
       >,
+    executeAll: <A, E, R>(effects: Iterable<Effect.Effect<A, E, R>>, options?: GroupOptions) =>
+      executeAll(
+        effects,
+        options,
+        (effect, jobOptions) => withCaller(effect, (run) => core.execute(run, jobOptions))
+      ) as Effect.Effect<Array<A>, E | JobError | SubmitError, R>,
+    executeStream: <A, E, R, E2, R2>(
+      effects: Stream.Stream<Effect.Effect<A, E, R>, E2, R2>,
+      options?: StreamOptions
+    ) =>
+      executeStream(
+        core,
+        effects,
+        options,
+        (effect) => withCaller(effect, (run) => core.execute(run))
+      ) as Stream.Stream<A, E | E2 | JobError | SubmitError, R | R2>,
     ...lifecycleOf(core)
   }
 }

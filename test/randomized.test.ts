@@ -3,6 +3,7 @@ import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import { TestClock } from "effect/testing"
@@ -12,7 +13,9 @@ import { accounted, concurrencyProbe, trackFibers } from "./utils.ts"
 /**
  * Thousands of jobs with random outcomes (success, typed failure, defect, timeout, cancellation by the
  * submitter) on a randomly configured pool, stopped at a random moment by `shutdown`, `drain` or closing its
- * scope. Every handle must settle once with an outcome that fits what happened to its job.
+ * scope. Half the scenarios turn on flow control at random: priorities, keys, retries, a rate limit. Every handle
+ * must settle once with an outcome that fits what happened to its job; jobs of a key never overlap and start in
+ * submission order; no window of the rate limit's interval holds more starts than its limit.
  *
  * Replay a failure with POOL_SEED=<seed> (the seed is in the test's title); run more scenarios with POOL_RUNS=<n>.
  */
@@ -27,6 +30,8 @@ interface Plan {
   readonly millis: number
   readonly timeout: number | undefined
   readonly cancelAfter: number | undefined
+  readonly key: string | undefined
+  readonly priority: number
   started: number
   completed: boolean
   interrupted: boolean
@@ -71,6 +76,22 @@ const scenario = (seed: number) =>
     const jobs = 2000
     const stopAt = int(50, 350)
     const probe = concurrencyProbe()
+    const flow = random() < 0.5
+    const keys = flow && random() < 0.7 ? ["a", "b", "c", "d", "e"].slice(0, int(1, 5)) : []
+    const priorities = flow && random() < 0.5
+    const retryTimes = flow && random() < 0.6 ? int(1, 3) : 0
+    const retryTimeouts = retryTimes > 0 && random() < 0.5
+    const retry: WorkerPool.Retry<Boom> | undefined = retryTimes === 0 ? undefined : {
+      schedule: Schedule.spaced(int(0, 30)).pipe(Schedule.upTo({ times: retryTimes })),
+      while: (error) => error.id % 2 === 0,
+      timeouts: retryTimeouts
+    }
+    const rateLimit = flow && random() < 0.4 ? { limit: int(1, 20), interval: int(5, 50) } : undefined
+    const retriesOf = (plan: Plan) => retryTimeouts || (plan.kind === "fail" && plan.id % 2 === 0) ? retryTimes : 0
+    const keyRunning = new Map<string, number>()
+    const keyStarts = new Map<string, Array<number>>()
+    const startTimes: Array<number> = []
+    let keyOverlaps = 0
 
     const plans: Array<Plan> = []
     const scope = yield* Scope.make()
@@ -79,13 +100,25 @@ const scenario = (seed: number) =>
         probe.around(
           Effect.gen(function*() {
             plan.started++
+            plan.interrupted = false
+            startTimes.push(yield* Effect.clockWith((clock) => Effect.succeed(clock.currentTimeMillisUnsafe())))
+            if (plan.key !== undefined) {
+              if ((keyRunning.get(plan.key) ?? 0) > 0) keyOverlaps++
+              keyRunning.set(plan.key, 1)
+              if (plan.started === 1) keyStarts.set(plan.key, [...(keyStarts.get(plan.key) ?? []), plan.id])
+            }
             yield* Effect.sleep(plan.millis)
             if (plan.kind === "fail") return yield* new Boom({ id: plan.id })
             if (plan.kind === "die") return yield* Effect.die(new Error(`die ${plan.id}`))
             plan.completed = true
             return plan.id
-          }).pipe(Effect.onInterrupt(() => Effect.sync(() => void (plan.interrupted = true))))
+          }).pipe(
+            Effect.onInterrupt(() => Effect.sync(() => void (plan.interrupted = true))),
+            Effect.ensuring(Effect.sync(() => plan.key !== undefined && keyRunning.set(plan.key, 0)))
+          )
         ),
+      retry,
+      rateLimit,
       concurrency,
       capacity,
       overflow,
@@ -96,9 +129,12 @@ const scenario = (seed: number) =>
 
     const observe = (plan: Plan) =>
       Effect.gen(function*() {
-        const submitted = yield* Effect.exit(
-          pool.submit(plan, plan.timeout === undefined ? undefined : { timeout: plan.timeout })
-        )
+        const options: WorkerPool.JobOptions<Boom> = {
+          ...(plan.timeout === undefined ? {} : { timeout: plan.timeout }),
+          ...(plan.key === undefined ? {} : { key: plan.key }),
+          ...(plan.priority === 0 ? {} : { priority: plan.priority })
+        }
+        const submitted = yield* Effect.exit(pool.submit(plan, Object.keys(options).length === 0 ? undefined : options))
         if (Exit.isFailure(submitted)) {
           plan.submitFailure = errorTag(submitted)
           return
@@ -133,6 +169,8 @@ const scenario = (seed: number) =>
           millis: kind === "overrun" ? 10_000 : int(0, 40),
           timeout: random() < 0.2 ? int(5, 60) : undefined,
           cancelAfter: random() < 0.15 ? int(0, 60) : undefined,
+          key: keys.length > 0 && random() < 0.6 ? pick(keys) : undefined,
+          priority: priorities ? int(-2, 2) : 0,
           started: 0,
           completed: false,
           interrupted: false,
@@ -167,9 +205,11 @@ const scenario = (seed: number) =>
     const stats = yield* pool.stats
     const tally: Record<string, number> = {}
     let rejected = 0
+    let retriesRun = 0
     for (const plan of plans) {
-      assert.isAtMost(plan.started, 1, `job ${plan.id} ran once at most`)
-      if (plan.started === 1) {
+      assert.isAtMost(plan.started, 1 + retriesOf(plan), `job ${plan.id} ran no more often than its retries allow`)
+      retriesRun += Math.max(0, plan.started - 1)
+      if (plan.started >= 1) {
         assert.isTrue(plan.completed || plan.interrupted || plan.kind === "fail" || plan.kind === "die")
       }
       if (plan.submitFailure !== undefined) {
@@ -195,7 +235,7 @@ const scenario = (seed: number) =>
           break
         case "JobTimeout":
           assert.isTrue(plan.timeout !== undefined || poolTimeout !== undefined, context)
-          assert.isTrue(plan.started === 1 && plan.interrupted, context)
+          assert.isTrue(plan.started >= 1 && plan.interrupted, context)
           break
         case "JobDropped":
           assert.include(["dropping", "sliding"], overflow, context)
@@ -203,11 +243,11 @@ const scenario = (seed: number) =>
           break
         case "Interrupt":
           assert.isDefined(plan.cancelAfter, context)
-          if (plan.started === 1) assert.isTrue(plan.interrupted, context)
+          if (plan.started === 1 && retriesOf(plan) === 0) assert.isTrue(plan.interrupted, context)
           break
         case "PoolShutdown":
           assert.notStrictEqual(stopMethod, "drain", context)
-          if (plan.started === 1) assert.isTrue(plan.interrupted, context)
+          if (plan.started === 1 && retriesOf(plan) === 0) assert.isTrue(plan.interrupted, context)
           break
         default:
           assert.fail(context)
@@ -224,7 +264,20 @@ const scenario = (seed: number) =>
     assert.strictEqual(stats.dropped, tally.JobDropped ?? 0)
     assert.strictEqual(stats.cancelled, tally.Interrupt ?? 0)
     assert.strictEqual(stats.shutdown, tally.PoolShutdown ?? 0)
-    assert.strictEqual(stats.queued + stats.running, 0)
+    assert.strictEqual(stats.queued + stats.running + stats.retrying, 0)
+    const endedEarly = (tally.Interrupt ?? 0) + (tally.PoolShutdown ?? 0)
+    assert.isTrue(retriesRun <= stats.retried && stats.retried <= retriesRun + endedEarly, "retries counted")
+
+    // ---- flow control held -----------------------------------------------------------------------------
+    assert.strictEqual(keyOverlaps, 0, "jobs of a key never overlap")
+    for (const [key, ids] of keyStarts) {
+      assert.deepStrictEqual(ids, [...ids].sort((a, b) => a - b), `jobs of key ${key} start in submission order`)
+    }
+    if (rateLimit !== undefined) {
+      for (let i = 0; i + rateLimit.limit < startTimes.length; i++) {
+        assert.isAtLeast(startTimes[i + rateLimit.limit] - startTimes[i], rateLimit.interval, "rate limit")
+      }
+    }
     assert.strictEqual(accounted(stats), stats.submitted)
     assert.strictEqual(stats.state, "closed")
     assert.isAtMost(probe.max, maxEver)
@@ -237,7 +290,12 @@ const scenario = (seed: number) =>
         poolTimeout,
         stopMethod,
         shutdownTimeout,
-        stopAt
+        stopAt,
+        keys: keys.length,
+        priorities,
+        retryTimes,
+        retryTimeouts,
+        rateLimit: JSON.stringify(rateLimit)
       }
     }
   })

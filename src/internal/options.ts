@@ -5,6 +5,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
+import * as Schedule from "effect/Schedule"
 import { InvalidJobOptions, InvalidPoolOptions } from "../WorkerPoolError.ts"
 
 /** @internal */
@@ -18,6 +19,23 @@ export interface ElasticConcurrency {
 }
 
 /** @internal */
+export interface RetryPolicy<E> {
+  readonly schedule: Schedule.Schedule<unknown, unknown>
+  readonly while?: ((error: E) => boolean) | undefined
+  readonly timeouts?: boolean | undefined
+  readonly defects?: boolean | undefined
+}
+
+/** @internal */
+export type Retry<E> = Schedule.Schedule<unknown, unknown> | RetryPolicy<E>
+
+/** @internal */
+export interface RateLimit {
+  readonly limit: number
+  readonly interval: Duration.Input
+}
+
+/** @internal */
 export interface PoolSettings {
   readonly concurrency?: number | ElasticConcurrency | undefined
   readonly capacity?: number | undefined
@@ -25,6 +43,7 @@ export interface PoolSettings {
   readonly timeout?: Duration.Input | undefined
   readonly shutdownTimeout?: Duration.Input | undefined
   readonly name?: string | undefined
+  readonly rateLimit?: RateLimit | undefined
 }
 
 /** @internal */
@@ -42,6 +61,10 @@ export interface ResolvedSettings {
   /** milliseconds; `Infinity` waits for ever */
   readonly shutdownTimeout: number
   readonly name: string
+  /** the default retry policy of jobs, if any */
+  readonly retry: Retry<any> | undefined
+  /** at most `limit` starts in any window of `intervalMillis` */
+  readonly rateLimit: { readonly limit: number; readonly intervalMillis: number } | undefined
 }
 
 /** @internal */
@@ -57,7 +80,9 @@ export const defaults = {
 const overflows: ReadonlyArray<string> = ["suspend", "fail", "dropping", "sliding"]
 
 /** @internal */
-export const resolveSettings = (options: PoolSettings): Effect.Effect<ResolvedSettings, InvalidPoolOptions> =>
+export const resolveSettings = (
+  options: PoolSettings & { readonly retry?: Retry<any> | undefined }
+): Effect.Effect<ResolvedSettings, InvalidPoolOptions> =>
   Effect.suspend(() => {
     const invalid = (option: string, value: unknown, reason: string) =>
       Exit.fail(new InvalidPoolOptions({ option, value, reason }))
@@ -83,13 +108,30 @@ export const resolveSettings = (options: PoolSettings): Effect.Effect<ResolvedSe
     if (shutdownTimeout === undefined || shutdownTimeout < 0) {
       return invalid("shutdownTimeout", options.shutdownTimeout, "must be a duration of 0 or more (or \"Infinity\")")
     }
+    const retry = options.retry
+    if (retry !== undefined) {
+      const reason = checkRetry(retry)
+      if (reason !== undefined) return invalid("retry", retry, reason)
+    }
+    let rateLimit: ResolvedSettings["rateLimit"] = undefined
+    if (options.rateLimit !== undefined) {
+      const { interval, limit } = options.rateLimit ?? {}
+      if (!isPositiveInteger(limit)) return invalid("rateLimit.limit", limit, "must be an integer of at least 1")
+      const intervalMillis = durationMillis(interval)
+      if (intervalMillis === undefined || intervalMillis <= 0 || intervalMillis === Infinity) {
+        return invalid("rateLimit.interval", interval, "must be a positive, finite duration")
+      }
+      rateLimit = { limit, intervalMillis }
+    }
     return Exit.succeed<ResolvedSettings>({
       ...sizing,
       capacity: capacity ?? defaults.capacity,
       overflow: overflow ?? defaults.overflow,
       timeout,
       shutdownTimeout,
-      name: name ?? defaults.name
+      name: name ?? defaults.name,
+      retry,
+      rateLimit
     })
   })
 
@@ -146,7 +188,20 @@ export const resolveConcurrency = (
 export const checkJobOptions = (options: {
   readonly id?: string | undefined
   readonly timeout?: Duration.Input | undefined
+  readonly priority?: number | undefined
+  readonly key?: string | undefined
+  readonly retry?: Retry<any> | false | undefined
 }): InvalidJobOptions | undefined => {
+  if (options.priority !== undefined && !Number.isFinite(options.priority)) {
+    return new InvalidJobOptions({ option: "priority", value: options.priority, reason: "must be a finite number" })
+  }
+  if (options.key !== undefined && (typeof options.key !== "string" || options.key.length === 0)) {
+    return new InvalidJobOptions({ option: "key", value: options.key, reason: "must be a non-empty string" })
+  }
+  if (options.retry !== undefined && options.retry !== false) {
+    const reason = checkRetry(options.retry)
+    if (reason !== undefined) return new InvalidJobOptions({ option: "retry", value: options.retry, reason })
+  }
   if (options.id !== undefined && (typeof options.id !== "string" || options.id.length === 0)) {
     return new InvalidJobOptions({ option: "id", value: options.id, reason: "must be a non-empty string" })
   }
@@ -160,6 +215,39 @@ export const checkJobOptions = (options: {
       })
     }
   }
+  return undefined
+}
+
+/**
+ * A retry policy in its resolved form: what to retry, and the schedule that says when and how often.
+ *
+ * @internal
+ */
+export interface ResolvedRetry {
+  readonly schedule: Schedule.Schedule<unknown, unknown>
+  readonly while: ((error: unknown) => boolean) | undefined
+  readonly timeouts: boolean
+  readonly defects: boolean
+}
+
+/** @internal */
+export const resolveRetry = (retry: Retry<any>): ResolvedRetry =>
+  Schedule.isSchedule(retry)
+    ? { schedule: retry, while: undefined, timeouts: false, defects: false }
+    : {
+      schedule: retry.schedule,
+      while: retry.while,
+      timeouts: retry.timeouts === true,
+      defects: retry.defects === true
+    }
+
+const checkRetry = (retry: unknown): string | undefined => {
+  if (Schedule.isSchedule(retry)) return undefined
+  const reason = "must be a Schedule or { schedule, while?, timeouts?, defects? }"
+  if (typeof retry !== "object" || retry === null) return reason
+  const policy = retry as RetryPolicy<unknown>
+  if (!Schedule.isSchedule(policy.schedule)) return reason
+  if (policy.while !== undefined && typeof policy.while !== "function") return "`while` must be a function"
   return undefined
 }
 

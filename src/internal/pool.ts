@@ -11,6 +11,7 @@
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Effectable from "effect/Effectable"
 import * as Exit from "effect/Exit"
@@ -18,6 +19,8 @@ import * as Fiber from "effect/Fiber"
 import * as FiberSet from "effect/FiberSet"
 import * as MutableList from "effect/MutableList"
 import * as Option from "effect/Option"
+import * as Pull from "effect/Pull"
+import * as Schedule from "effect/Schedule"
 import {
   type InvalidJobOptions,
   InvalidPoolOptions,
@@ -27,13 +30,16 @@ import {
   QueueFull,
   type SubmitError
 } from "../WorkerPoolError.ts"
-import { DeadlineHeap, type Timed } from "./heap.ts"
+import { DeadlineHeap, RankHeap, type Timed } from "./heap.ts"
 import {
   checkJobOptions,
   durationMillis,
   type ElasticConcurrency,
   resolveConcurrency,
-  type ResolvedSettings
+  type ResolvedRetry,
+  type ResolvedSettings,
+  resolveRetry,
+  type Retry
 } from "./options.ts"
 
 // -----------------------------------------------------------------------------
@@ -43,7 +49,10 @@ import {
 /** @internal */
 export interface JobOptions {
   readonly id?: string | undefined
-  readonly timeout?: import("effect/Duration").Input | undefined
+  readonly timeout?: Duration.Input | undefined
+  readonly priority?: number | undefined
+  readonly key?: string | undefined
+  readonly retry?: Retry<any> | false | undefined
 }
 
 /** @internal */
@@ -69,7 +78,9 @@ export interface Stats {
   readonly dropped: number
   readonly shutdown: number
   readonly rejected: number
+  readonly retried: number
   readonly queued: number
+  readonly retrying: number
   readonly running: number
   readonly waiting: number
   readonly completed: number
@@ -77,12 +88,18 @@ export interface Stats {
   readonly averageDurationMillis: number
 }
 
+/** in the backlog, ready to start */
 const QUEUED = 0
 const RUNNING = 1
 const DONE = 2
+/** queued behind the running (or ready) job of its key */
+const KEYED = 3
+/** between attempts: waiting for the retry schedule's delay */
+const RETRYING = 4
 
 const NoJob: unique symbol = Symbol.for("effect-worker-pool/NoJob")
 const noJob = Exit.succeed(NoJob)
+const NoRetry: unique symbol = Symbol.for("effect-worker-pool/NoRetry")
 
 const NO_END = 0
 const END_CANCELLED = 1
@@ -101,6 +118,14 @@ export class Job<I, A, E> {
   readonly timeoutMillis: number
   readonly pool: string
   readonly customId: string | undefined
+  readonly priority: number
+  readonly key: string | undefined
+  /** the job's own retry policy (`false`: none), or `undefined` for the pool's */
+  readonly retry: Retry<any> | false | undefined
+  /** order among queued jobs of equal priority: the submission order, renewed when a retry re-enters the queue */
+  rank: number
+  retryStep: ((now: number, input: unknown) => Pull.Pull<[unknown, Duration.Duration], never, unknown>) | undefined =
+    undefined
   state: number = QUEUED
   endReason: number = NO_END
   endedBy: number = -1
@@ -112,17 +137,32 @@ export class Job<I, A, E> {
   /** the `execute` caller waiting for the result, if any */
   resume: ((exit: Exit.Exit<A, E | PoolErrorOfJob>) => void) | undefined = undefined
   deferred: Deferred.Deferred<A, E | PoolErrorOfJob> | undefined = undefined
-  /** the job's timeout deadline while it runs (see `DeadlineHeap`) */
+  /** its timeout deadline while it runs, its next attempt's time while it waits to retry */
   deadline: number = 0
+  /** position in the heap the job is in: the ordered backlog, the timeouts or the retries (one at a time) */
   heapIndex: number = -1
   heapSeq: number = 0
 
-  constructor(seq: number, input: I, timeoutMillis: number, pool: string, customId: string | undefined) {
+  constructor(
+    seq: number,
+    rank: number,
+    input: I,
+    timeoutMillis: number,
+    pool: string,
+    customId: string | undefined,
+    priority: number,
+    key: string | undefined,
+    retry: Retry<any> | false | undefined
+  ) {
     this.seq = seq
     this.input = input
     this.timeoutMillis = timeoutMillis
     this.pool = pool
     this.customId = customId
+    this.priority = priority
+    this.key = key
+    this.retry = retry
+    this.rank = rank
   }
 
   get id(): string {
@@ -144,6 +184,29 @@ interface Slot extends Timed {
 }
 
 const untimed = (): Timed => ({ deadline: 0, heapIndex: -1, heapSeq: 0 })
+
+/** The jobs of one key: the one that may run (`holder`) and the later ones, in submission order. */
+interface KeyLane<J> {
+  holder: J
+  readonly waiting: MutableList.MutableList<J>
+  /** jobs in `waiting` cancelled or dropped before their turn */
+  tombstones: number
+}
+
+/** Whether queued job `a` starts before `b`: higher priority first, then lower rank. */
+const isBefore = (a: Job<any, any, any>, b: Job<any, any, any>): boolean =>
+  a.priority > b.priority || (a.priority === b.priority && a.rank < b.rank)
+
+/** The first job of `list` in `state`, without taking it. */
+const firstIn = <J extends Job<any, any, any>>(list: MutableList.MutableList<J>, state: number): J | undefined => {
+  for (let bucket = list.head; bucket !== undefined; bucket = bucket.next) {
+    for (let i = bucket.offset; i < bucket.array.length; i++) {
+      const job = bucket.array[i]
+      if (job !== undefined && job.state === state) return job
+    }
+  }
+  return undefined
+}
 
 /**
  * A submitter waiting for room in the queue (`overflow: "suspend"`): one object per waiting submitter, which is
@@ -224,9 +287,20 @@ export const make = <I, A, E, R>(
 
     // ---- state -----------------------------------------------------------------
     let lifecycle: Lifecycle = "open"
-    let seq = 0
+    let seq = 0 // numbers jobs (their default id)
+    let ranks = 0 // orders queued jobs of equal priority
+    // Jobs ready to start live in two places. `backlog` holds, in submission order, the common case: priority 0,
+    // no key, first attempt; appending and taking are O(1), and a job cancelled there stays as a tombstone until
+    // it reaches the head. `ordered` holds every other ready job, highest priority first, then by rank. The next
+    // job is the better of the two heads.
     const backlog = MutableList.make<Job<I, A, E>>()
-    let tombstones = 0 // jobs in `backlog` that were cancelled while queued
+    let tombstones = 0
+    const ordered = new RankHeap<Job<I, A, E>>()
+    // Per-key ordering: a key's `holder` is its one job that is ready, running or waiting to retry; the key's later
+    // jobs wait in `waiting` (submission order) and are not ready until the key passes to them.
+    const keys = new Map<string, KeyLane<Job<I, A, E>>>()
+    const retries = new DeadlineHeap<Job<I, A, E>>() // jobs waiting for their next attempt
+    const poolRetry = settings.retry === undefined ? undefined : resolveRetry(settings.retry)
     const waiters = MutableList.make<Waiter<I>>()
     let waiting = 0
     let waiterTombstones = 0
@@ -245,10 +319,20 @@ export const make = <I, A, E, R>(
     let dropped = 0
     let shutdownCount = 0
     let rejected = 0
-    let queued = 0
+    let retried = 0
+    let queued = 0 // accepted, not started: ready, waiting for a key, or waiting to retry
+    let ready = 0 // of which ready to start (in `backlog` or `ordered`)
+    let retrying = 0 // of which waiting to retry
     let running = 0
     let completed = 0
     let totalDuration = 0
+
+    // Rate limit (sliding log): `starts` holds the times of the last `limit` starts, oldest at `startsHead`. A job
+    // may start when the oldest of them is `intervalMillis` old, so no window of that length holds more.
+    const rate = settings.rateLimit
+    const starts = rate === undefined ? undefined : new Array<number>(rate.limit).fill(-Infinity)
+    let startsHead = 0
+    let rateWakeAt = Infinity
 
     const shutdownError = (jobId?: string) =>
       new PoolShutdown(jobId === undefined ? { pool: name } : { pool: name, jobId })
@@ -259,6 +343,7 @@ export const make = <I, A, E, R>(
       job.state = DONE
       job.exit = exit
       job.slot = undefined
+      if (job.key !== undefined && passKey(job)) dispatch()
       if (job.deferred !== undefined) Deferred.doneUnsafe(job.deferred, exit)
       const resume = job.resume
       if (resume !== undefined) {
@@ -275,39 +360,137 @@ export const make = <I, A, E, R>(
       }
     }
 
-    // ---- accepting ---------------------------------------------------------------
+    // ---- the queue -----------------------------------------------------------------
 
     const newJob = (input: I, options: JobOptions | undefined): Job<I, A, E> => {
       submitted++
-      if (options === undefined) return new Job(++seq, input, settings.timeout, name, undefined)
+      if (options === undefined) {
+        return new Job(++seq, ++ranks, input, settings.timeout, name, undefined, 0, undefined, undefined)
+      }
       const timeout = options.timeout === undefined ? settings.timeout : durationMillis(options.timeout)!
-      return new Job(++seq, input, timeout, name, options.id)
+      return new Job(
+        ++seq,
+        ++ranks,
+        input,
+        timeout,
+        name,
+        options.id,
+        options.priority ?? 0,
+        options.key,
+        options.retry
+      )
     }
 
     /**
-     * Places an accepted job at the end of the backlog and gets it started: an idle worker, if any, takes it at
-     * once (inline; idle workers exist only while the backlog is empty, so it takes this very job); otherwise a new
-     * worker is added if the pool may grow. Nothing starts while the pool is paused.
+     * Places an accepted job in the queue and gets it started: an idle worker, if any, takes it at once (inline);
+     * otherwise a new worker is added if the pool may grow. Nothing starts while the pool is paused.
      */
     const place = (job: Job<I, A, E>): void => {
       queued++
-      MutableList.append(backlog, job)
+      enqueue(job)
       dispatch()
+    }
+
+    /** Makes a queued job ready, unless its key belongs to another job: then it waits for the key. */
+    const enqueue = (job: Job<I, A, E>): void => {
+      if (job.key !== undefined) {
+        const lane = keys.get(job.key)
+        if (lane === undefined) {
+          keys.set(job.key, { holder: job, waiting: MutableList.make(), tombstones: 0 })
+        } else if (lane.holder !== job) {
+          job.state = KEYED
+          MutableList.append(lane.waiting, job)
+          return
+        }
+      }
+      job.state = QUEUED
+      ready++
+      if (job.priority === 0 && job.key === undefined && job.attempt === 1) MutableList.append(backlog, job)
+      else ordered.push(job)
+    }
+
+    /**
+     * Hands the key of a job that is done with it (settled, or about to) to the key's next waiting job, which
+     * becomes ready. Returns true when a job became ready.
+     */
+    const passKey = (job: Job<I, A, E>): boolean => {
+      const lane = keys.get(job.key!)
+      if (lane === undefined || lane.holder !== job) return false
+      while (lane.waiting.length > 0) {
+        const next = MutableList.take(lane.waiting) as Job<I, A, E>
+        if (next.state !== KEYED) {
+          lane.tombstones--
+          continue
+        }
+        lane.holder = next
+        enqueue(next)
+        return true
+      }
+      keys.delete(job.key!)
+      return false
     }
 
     const hasRoom = (): boolean => queued < capacity && waiting === 0
 
-    /** Takes the oldest live queued job out of the backlog, skipping cancelled ones. */
-    const takeQueued = (): Job<I, A, E> | undefined => {
+    /** Takes the next ready job: the higher priority first, then the lower rank. */
+    const takeReady = (): Job<I, A, E> | undefined => {
+      if (ready === 0) return undefined
+      let head: Job<I, A, E> | undefined
       while (backlog.length > 0) {
-        const job = MutableList.take(backlog) as Job<I, A, E>
-        if (job.state === QUEUED) {
-          queued--
-          return job
-        }
+        head = backlog.head!.array[backlog.head!.offset]
+        if (head.state === QUEUED) break
+        MutableList.take(backlog)
         tombstones--
+        head = undefined
       }
-      return undefined
+      const top = ordered.peek()
+      let job: Job<I, A, E>
+      if (top !== undefined && (head === undefined || isBefore(top, head))) {
+        ordered.remove(top)
+        job = top
+      } else {
+        MutableList.take(backlog)
+        job = head!
+      }
+      ready--
+      queued--
+      return job
+    }
+
+    /** Takes a job that has not started out of wherever it waits; it is about to settle. */
+    const unqueue = (job: Job<I, A, E>): void => {
+      queued--
+      if (job.state === QUEUED) {
+        ready--
+        if (job.heapIndex >= 0) {
+          ordered.remove(job)
+        } else if (++tombstones > 1024 && tombstones > ready) {
+          MutableList.filter(backlog, (j) => j.state === QUEUED && j !== job)
+          tombstones = 0
+        }
+      } else if (job.state === RETRYING) {
+        retrying--
+        if (job.heapIndex >= 0) retries.remove(job)
+      } else if (job.state === KEYED) {
+        const lane = keys.get(job.key!)!
+        if (++lane.tombstones > 1024 && lane.tombstones * 2 > lane.waiting.length) {
+          MutableList.filter(lane.waiting, (j) => j.state === KEYED && j !== job)
+          lane.tombstones = 0
+        }
+      }
+    }
+
+    /** The job `"sliding"` drops: the oldest of the lowest priority among the jobs that have not run yet. */
+    const slidingVictim = (): Job<I, A, E> | undefined => {
+      let victim = firstIn(backlog, QUEUED)
+      for (const job of ordered.values()) {
+        if (job.attempt === 1 && (victim === undefined || isBefore(victim, job))) victim = job
+      }
+      for (const lane of keys.values()) {
+        const job = firstIn(lane.waiting, KEYED)
+        if (job !== undefined && (victim === undefined || isBefore(victim, job))) victim = job
+      }
+      return victim
     }
 
     /** Admits waiting submitters, in arrival order, while there is room. */
@@ -382,8 +565,11 @@ export const make = <I, A, E, R>(
         return job
       }
       if (overflow === "sliding") {
-        const oldest = takeQueued()
-        if (oldest !== undefined) drop(oldest, "sliding")
+        const victim = slidingVictim()
+        if (victim !== undefined) {
+          unqueue(victim)
+          drop(victim, "sliding")
+        }
         const job = newJob(input, options)
         job.resume = resume
         place(job)
@@ -412,23 +598,16 @@ export const make = <I, A, E, R>(
 
     /** Cancels a job on behalf of fiber `by`. Returns true when the job still has to settle. */
     const cancel = (job: Job<I, A, E>, by: number): boolean => {
-      if (job.state === QUEUED) {
-        queued--
-        cancelled++
-        tombstones++
-        settle(job, Exit.failCause(Cause.interrupt(by)))
-        if (tombstones > 1024 && tombstones > queued) {
-          MutableList.filter(backlog, (j) => j.state === QUEUED)
-          tombstones = 0
-        }
-        admitWaiters()
-        checkIdle()
-        return false
-      }
       if (job.state === RUNNING) {
         stop(job, END_CANCELLED, by)
         return true
       }
+      if (job.state === DONE) return false
+      unqueue(job)
+      cancelled++
+      settle(job, Exit.failCause(Cause.interrupt(by)))
+      admitWaiters()
+      checkIdle()
       return false
     }
 
@@ -451,6 +630,89 @@ export const make = <I, A, E, R>(
       return job.deferred
     }
 
+    // ---- retrying ------------------------------------------------------------------
+
+    /**
+     * What the retry schedule of a job that just ended receives, or `NoRetry` when the ending is not retried: a
+     * typed failure its policy's `while` accepts, a timeout or a defect when the policy asks for them; never a
+     * cancellation or a shutdown.
+     */
+    const retryInput = (job: Job<I, A, E>, reason: number, exit: Exit.Exit<A, E>): unknown => {
+      if (job.retry === false || (job.retry === undefined && poolRetry === undefined)) return NoRetry
+      if (lifecycle === "stopping" || lifecycle === "closed") return NoRetry
+      const policy = retryPolicyOf(job)
+      if (reason === END_TIMEOUT) {
+        return policy.timeouts
+          ? new JobTimeout({ pool: name, jobId: job.id, timeoutMillis: job.timeoutMillis })
+          : NoRetry
+      }
+      if (reason !== NO_END || Exit.isSuccess(exit)) return NoRetry
+      const error = Cause.findErrorOption(exit.cause)
+      if (Option.isSome(error)) {
+        return policy.while === undefined || policy.while(error.value) ? error.value : NoRetry
+      }
+      if (!policy.defects) return NoRetry
+      const defect = Cause.findDefect(exit.cause)
+      return defect._tag === "Success" ? defect.success : NoRetry
+    }
+
+    const retryPolicyOf = (job: Job<I, A, E>): ResolvedRetry =>
+      job.retry === undefined || job.retry === false ? poolRetry! : resolveRetry(job.retry)
+
+    /**
+     * Steps the job's retry schedule (in a fiber of its own: a schedule is an effect) and then either waits the
+     * delay it gives before the job re-enters the queue, or settles the job with the outcome of its last attempt.
+     * The job counts as queued meanwhile; it holds no worker, but keeps its key.
+     */
+    const scheduleRetry = (job: Job<I, A, E>, input: unknown, reason: number, exit: Exit.Exit<A, E>): void => {
+      job.state = RETRYING
+      queued++
+      retrying++
+      const step = job.retryStep === undefined
+        ? Effect.map(Schedule.toStep(retryPolicyOf(job).schedule), (step) => (job.retryStep = step))
+        : Effect.succeed(job.retryStep)
+      fork(Effect.flatMap(step, (step) =>
+        Effect.map(
+          Effect.exit(step(clock.currentTimeMillisUnsafe(), input)),
+          (decision) => afterStep(job, reason, exit, decision)
+        )))
+    }
+
+    const afterStep = (
+      job: Job<I, A, E>,
+      reason: number,
+      exit: Exit.Exit<A, E>,
+      decision: Exit.Exit<[unknown, Duration.Duration], unknown>
+    ): void => {
+      if (job.state !== RETRYING) return // cancelled meanwhile
+      if (lifecycle === "stopping" || lifecycle === "closed") {
+        unqueue(job)
+        shutdownCount++
+        settle(job, Exit.fail(shutdownError(job.id)))
+      } else if (Exit.isSuccess(decision)) {
+        retried++
+        job.attempt++
+        const delay = Duration.toMillis(decision.value[1])
+        if (delay > 0) arm(retries, job, clock.currentTimeMillisUnsafe() + delay)
+        else requeue(job)
+        return
+      } else {
+        // the schedule is done (or died): the last attempt's outcome stands
+        unqueue(job)
+        conclude(job, reason, exit)
+      }
+      admitWaiters()
+      checkIdle()
+    }
+
+    /** A job whose retry delay has passed re-enters the queue, behind the jobs already there. */
+    const requeue = (job: Job<I, A, E>): void => {
+      retrying--
+      job.rank = ++ranks
+      enqueue(job)
+      dispatch()
+    }
+
     // ---- workers -----------------------------------------------------------------
 
     const begin = (job: Job<I, A, E>, slot: Slot): void => {
@@ -460,12 +722,17 @@ export const make = <I, A, E, R>(
       job.startedAt = clock.currentTimeMillisUnsafe()
       slot.job = job
       running++
+      if (starts !== undefined) {
+        starts[startsHead] = job.startedAt
+        startsHead = (startsHead + 1) % starts.length
+      }
       if (job.timeoutMillis !== Infinity) arm(deadlines, job, job.startedAt + job.timeoutMillis)
     }
 
     /**
-     * Settles a job its worker finished. Returns false when the worker ends: it was interrupted (and is replaced
-     * by a fresh fiber in the same slot), or the pool has more workers than it may have now.
+     * Ends a job its worker finished: settles it, or schedules its retry. Returns false when the worker ends: it was
+     * interrupted (and is replaced by a fresh fiber in the same slot), or the pool has more workers than it may
+     * have now.
      */
     const finish = (job: Job<I, A, E>, slot: Slot, exit: Exit.Exit<A, E>): boolean => {
       slot.job = undefined
@@ -475,11 +742,17 @@ export const make = <I, A, E, R>(
       totalDuration += clock.currentTimeMillisUnsafe() - job.startedAt
       const reason = job.endReason
       let keep = reason === NO_END
-      if (reason === NO_END) {
-        if (Exit.isSuccess(exit)) succeeded++
-        else if (Cause.hasFails(exit.cause)) failed++
-        else if (Cause.hasDies(exit.cause)) defects++
-        else cancelled++
+      const again = retryInput(job, reason, exit)
+      let promoted = false
+      if (again !== NoRetry) {
+        job.endReason = NO_END
+        job.slot = undefined
+        scheduleRetry(job, again, reason, exit)
+      } else if (job.key !== undefined) {
+        // the key passes on first, so that its next job may start in this very slot if its turn has come
+        promoted = passKey(job)
+      }
+      if (keep) {
         // Take the next job before the submitter hears back, so that a submitter that loops finds room in the
         // queue. The job is begun now and its handler starts when `step` runs again; a cancellation in between
         // takes effect as the handler starts (the worker is uninterruptible until then).
@@ -489,6 +762,24 @@ export const make = <I, A, E, R>(
         } else {
           next(slot)
         }
+      }
+      if (again === NoRetry) conclude(job, reason, exit)
+      if (promoted) dispatch()
+      checkIdle()
+      if (reason !== NO_END) {
+        if ((lifecycle === "open" || lifecycle === "draining") && workers <= maxWorkers) spawn(slot)
+        else release(slot)
+      }
+      return keep
+    }
+
+    /** Counts a job's final outcome and settles it. */
+    const conclude = (job: Job<I, A, E>, reason: number, exit: Exit.Exit<A, E>): void => {
+      if (reason === NO_END) {
+        if (Exit.isSuccess(exit)) succeeded++
+        else if (Cause.hasFails(exit.cause)) failed++
+        else if (Cause.hasDies(exit.cause)) defects++
+        else cancelled++
         settle(job, exit)
       } else if (reason === END_TIMEOUT) {
         timedOut++
@@ -500,21 +791,26 @@ export const make = <I, A, E, R>(
         cancelled++
         settle(job, Exit.failCause(Cause.interrupt(job.endedBy)))
       }
-      checkIdle()
-      if (reason !== NO_END) {
-        if ((lifecycle === "open" || lifecycle === "draining") && workers <= maxWorkers) spawn(slot)
-        else release(slot)
-      }
-      return keep
     }
 
     const next = (slot: Slot): Job<I, A, E> | undefined => {
-      if (paused || lifecycle === "stopping" || lifecycle === "closed") return undefined
-      const job = takeQueued()
-      if (job === undefined) return undefined
+      if (ready === 0 || paused || lifecycle === "stopping" || lifecycle === "closed") return undefined
+      if (starts !== undefined && !rateAllows()) return undefined
+      const job = takeReady()!
       begin(job, slot)
       admitWaiters()
       return job
+    }
+
+    /** Whether the rate limit lets a job start now; if not, the timer wakes the pool when it will. */
+    const rateAllows = (): boolean => {
+      const opensAt = starts![startsHead] + rate!.intervalMillis
+      if (opensAt <= clock.currentTimeMillisUnsafe()) return true
+      if (opensAt < rateWakeAt) {
+        rateWakeAt = opensAt
+        armTimer(opensAt)
+      }
+      return false
     }
 
     /**
@@ -602,7 +898,8 @@ export const make = <I, A, E, R>(
 
     /** Gets queued jobs started: wakes idle workers, then adds workers up to the maximum. */
     const dispatch = (): void => {
-      while (queued > 0 && !paused && (lifecycle === "open" || lifecycle === "draining")) {
+      while (ready > 0 && !paused && (lifecycle === "open" || lifecycle === "draining")) {
+        if (starts !== undefined && !rateAllows()) return
         const slot = idle[idle.length - 1]
         if (slot !== undefined) wake(slot)
         else if (workers < maxWorkers) addWorker()
@@ -643,6 +940,11 @@ export const make = <I, A, E, R>(
 
     function arm<T extends Timed>(heap: DeadlineHeap<T>, item: T, deadline: number): void {
       heap.push(item, deadline)
+      armTimer(deadline)
+    }
+
+    /** Makes sure the timer wakes by `deadline`. */
+    function armTimer(deadline: number): void {
       if (timerWake !== undefined) {
         const wake = timerWake
         timerWake = undefined
@@ -667,10 +969,25 @@ export const make = <I, A, E, R>(
         if (workers > minWorkers && slot.resume !== undefined) release(slot)
         slot = idleDeadlines.peek()
       }
+      let retry = retries.peek()
+      while (retry !== undefined && retry.deadline <= now) {
+        retries.pop()
+        requeue(retry)
+        retry = retries.peek()
+      }
+      if (rateWakeAt <= now) {
+        rateWakeAt = Infinity
+        dispatch()
+      }
     }
 
     const earliest = (): number =>
-      Math.min(deadlines.peek()?.deadline ?? Infinity, idleDeadlines.peek()?.deadline ?? Infinity)
+      Math.min(
+        deadlines.peek()?.deadline ?? Infinity,
+        idleDeadlines.peek()?.deadline ?? Infinity,
+        retries.peek()?.deadline ?? Infinity,
+        rateWakeAt
+      )
 
     const timer: Effect.Effect<void> = Effect.suspend(() => {
       const now = clock.currentTimeMillisUnsafe()
@@ -705,17 +1022,31 @@ export const make = <I, A, E, R>(
       }
     }
 
-    /** Settles every queued job with PoolShutdown and interrupts the running ones. Returns the unstarted inputs. */
+    /**
+     * Settles every job that is not running with PoolShutdown and interrupts the running ones. Returns the inputs
+     * of the jobs that never started, and of those waiting to retry, in submission order.
+     */
     const abort = (by: number): Array<I> => {
       stopIntake()
       if (lifecycle === "draining") lifecycle = "stopping"
-      const unstarted: Array<I> = []
-      let job = takeQueued()
+      const left: Array<Job<I, A, E>> = []
+      for (const lane of keys.values()) {
+        for (const job of MutableList.takeAll(lane.waiting)) if (job.state === KEYED) left.push(job)
+      }
+      left.push(...retries.values())
+      for (const job of left) unqueue(job)
+      for (const lane of keys.values()) lane.tombstones = 0
+      let job = takeReady()
       while (job !== undefined) {
+        left.push(job)
+        job = takeReady()
+      }
+      left.sort((a, b) => a.seq - b.seq)
+      const unstarted: Array<I> = []
+      for (const job of left) {
         unstarted.push(job.input)
         shutdownCount++
         settle(job, Exit.fail(shutdownError(job.id)))
-        job = takeQueued()
       }
       for (const slot of slots) {
         if (slot.job !== undefined) stop(slot.job, END_SHUTDOWN, by)
@@ -834,7 +1165,9 @@ export const make = <I, A, E, R>(
       dropped,
       shutdown: shutdownCount,
       rejected,
+      retried,
       queued,
+      retrying,
       running,
       waiting,
       completed,
