@@ -267,6 +267,40 @@ describe("examples", () => {
       assert.strictEqual(all[all.length - 1], "Done: 30 of 30 jobs completed; 1 worker (min 1, max 6)")
     }))
 
+  it.live("flow-control: keys keep each account in order, refunds jump the queue, retries, the rate limit, groups", () =>
+    Effect.gen(function*() {
+      const ended = yield* run("flow-control")
+      assertSucceeded(ended)
+      const out = ended.stdout
+      for (let i = 1; i <= 18; i++) {
+        if (i === 9) single(out, /^  c9: failed with CardDeclined$/)
+        else single(out, new RegExp(`^  c${i}: charge of ${10 * i} on attempt ${i === 4 ? 3 : 1}$`))
+      }
+      // each account's payments start in submission order, one at a time
+      single(out, /^  acct-1: c3 -> c6 -> c9 -> c12 -> c15 -> c18 \(0 overlapping\)$/)
+      single(out, /^  acct-2: c1 -> c4 -> c7 -> c10 -> c13 -> c16 \(0 overlapping\)$/)
+      single(out, /^  acct-3: c2 -> c5 -> c8 -> c11 -> c14 -> c17 \(0 overlapping\)$/)
+      single(out, /^  acct-9: r1 -> r2 \(0 overlapping\)$/)
+      // the refund, submitted last, starts ahead of most of the 18 charges submitted before it
+      const priority = single(out, /^Priority: refund r1 started at \d+ ms, ahead of (\d+) queued charges$/)
+      assert.isAtLeast(Number(priority[1]), 10, out)
+      // c4 retried twice, after the backoff (50 ms, then 100 ms) and the run time of each attempt
+      const retry = single(out, /^Retry: c4 \(gateway busy twice\) started at (\d+) ms, (\d+) ms, (\d+) ms; /)
+      const [first, second, third] = retry.slice(1).map(Number)
+      assert.isAtLeast(second - first, 40 + 50, out)
+      assert.isAtLeast(third - second, 40 + 100, out)
+      const rate = single(out, /^Rate limit: 22 gateway calls; the busiest 200 ms window had (\d+) \(limit 10\)$/)
+      assert.isAtMost(Number(rate[1]), 10, out)
+      single(out, /^Batch: 5 payouts, in order: p1, p2, p3, p4, p5$/)
+      const failFast = single(
+        out,
+        /^Batch with a declined card: failed with CardDeclined \(p-bad\); (\d+) other payouts cancelled$/
+      )
+      assert.isAtLeast(Number(failFast[1]), 1, out)
+      single(out, /^Stream: 8 orders, in order: o1, o2, o3, o4, o5, o6, o7, o8$/)
+      single(out, /^Done: \d+ succeeded, 2 failed, \d+ cancelled, 2 retries$/)
+    }))
+
   // The Go tutorial's own test (TestWorkerPool): 2 workers, 5 jobs, every result correct within 2 seconds. On
   // the TestClock the 2 seconds are virtual: the test takes no real time and cannot be slow.
   it.effect("the tutorial's TestWorkerPool: 2 workers, 5 jobs, every square within 2 seconds", () =>
