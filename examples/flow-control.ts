@@ -55,7 +55,7 @@ const program = Effect.gen(function*() {
         account: payment.account,
         kind: payment.kind,
         attempt: job.attempt,
-        at: (yield* Clock.currentTimeMillis) - origin,
+        at: job.startedAt - origin,
         end: 0
       }
       starts.push(start)
@@ -157,7 +157,7 @@ const program = Effect.gen(function*() {
   ]).pipe(Effect.flip)
   const after = yield* pool.stats
   yield* Console.log(
-    `Batch with a declined card: failed with ${failed._tag} (${failed.payment}); ` +
+    `Batch with a declined card: failed with ${failed._tag} (${"payment" in failed ? failed.payment : "-"}); ` +
       `${after.cancelled - before.cancelled} other payouts cancelled`
   )
 

@@ -231,6 +231,8 @@ export interface JobInfo {
   readonly attempt: number
   readonly priority: number
   readonly key: string | undefined
+  /** When the pool started this attempt (`Clock` milliseconds): the instant a rate limit counts. */
+  readonly startedAt: number
   /** The worker slot running the job, from 1 to `concurrency`. */
   readonly worker: number
   /** The pool's name. */

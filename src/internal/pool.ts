@@ -755,11 +755,13 @@ export const make = <I, A, E, R>(
       if (keep) {
         // Take the next job before the submitter hears back, so that a submitter that loops finds room in the
         // queue. The job is begun now and its handler starts when `step` runs again; a cancellation in between
-        // takes effect as the handler starts (the worker is uninterruptible until then).
+        // takes effect as the handler starts (the worker is uninterruptible until then). Under a rate limit the
+        // worker takes its next job only when it is about to run it, so that the start the limit counts is the
+        // handler's.
         if (workers > maxWorkers) {
           release(slot)
           keep = false
-        } else {
+        } else if (starts === undefined) {
           next(slot)
         }
       }
