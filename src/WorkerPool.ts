@@ -154,6 +154,16 @@ export interface Settings extends PoolSettings {
   readonly name?: string | undefined
   /** At most `limit` job starts in any window of `interval` (see `RateLimit`). Default: no limit. */
   readonly rateLimit?: RateLimit | undefined
+  /**
+   * Registers the pool's metric series (see `WorkerPoolMetrics`) while the pool is open. Default `true`; they cost
+   * nothing per job, since the registry reads the pool's own counters.
+   */
+  readonly metrics?: boolean | undefined
+  /**
+   * Runs each job submitted inside a span in a child span of it, `WorkerPool.job`, so a trace crosses the queue.
+   * Default `true`; jobs submitted outside any span run without one.
+   */
+  readonly tracing?: boolean | undefined
 }
 
 /**

@@ -16,3 +16,10 @@ export * as WorkerPool from "./WorkerPool.ts"
  * @since 0.1.0
  */
 export * as WorkerPoolError from "./WorkerPoolError.ts"
+
+/**
+ * The metrics every pool reports through `effect/Metric`.
+ *
+ * @since 0.1.0
+ */
+export * as WorkerPoolMetrics from "./WorkerPoolMetrics.ts"

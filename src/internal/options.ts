@@ -44,6 +44,8 @@ export interface PoolSettings {
   readonly shutdownTimeout?: Duration.Input | undefined
   readonly name?: string | undefined
   readonly rateLimit?: RateLimit | undefined
+  readonly metrics?: boolean | undefined
+  readonly tracing?: boolean | undefined
 }
 
 /** @internal */
@@ -65,6 +67,10 @@ export interface ResolvedSettings {
   readonly retry: Retry<any> | undefined
   /** at most `limit` starts in any window of `intervalMillis` */
   readonly rateLimit: { readonly limit: number; readonly intervalMillis: number } | undefined
+  /** whether the pool registers its metric series */
+  readonly metrics: boolean
+  /** whether a job submitted inside a span runs in a child span of it */
+  readonly tracing: boolean
 }
 
 /** @internal */
@@ -115,13 +121,17 @@ export const resolveSettings = (
     }
     let rateLimit: ResolvedSettings["rateLimit"] = undefined
     if (options.rateLimit !== undefined) {
-      const { interval, limit } = options.rateLimit ?? {}
+      const { interval, limit } = (options.rateLimit ?? {}) as Partial<RateLimit>
       if (!isPositiveInteger(limit)) return invalid("rateLimit.limit", limit, "must be an integer of at least 1")
       const intervalMillis = durationMillis(interval)
       if (intervalMillis === undefined || intervalMillis <= 0 || intervalMillis === Infinity) {
         return invalid("rateLimit.interval", interval, "must be a positive, finite duration")
       }
-      rateLimit = { limit, intervalMillis }
+      rateLimit = { limit: limit as number, intervalMillis }
+    }
+    for (const flag of ["metrics", "tracing"] as const) {
+      const value = options[flag]
+      if (value !== undefined && typeof value !== "boolean") return invalid(flag, value, "must be true or false")
     }
     return Exit.succeed<ResolvedSettings>({
       ...sizing,
@@ -131,7 +141,9 @@ export const resolveSettings = (
       shutdownTimeout,
       name: name ?? defaults.name,
       retry,
-      rateLimit
+      rateLimit,
+      metrics: options.metrics ?? true,
+      tracing: options.tracing ?? true
     })
   })
 

@@ -21,6 +21,7 @@ import * as MutableList from "effect/MutableList"
 import * as Option from "effect/Option"
 import * as Pull from "effect/Pull"
 import * as Schedule from "effect/Schedule"
+import type * as Tracer from "effect/Tracer"
 import {
   type InvalidJobOptions,
   InvalidPoolOptions,
@@ -31,6 +32,8 @@ import {
   type SubmitError
 } from "../WorkerPoolError.ts"
 import { DeadlineHeap, RankHeap, type Timed } from "./heap.ts"
+import { Durations, type Summary } from "./histogram.ts"
+import { register } from "./metrics.ts"
 import {
   checkJobOptions,
   durationMillis,
@@ -78,6 +81,7 @@ export interface Stats {
   readonly dropped: number
   readonly shutdown: number
   readonly rejected: number
+  readonly started: number
   readonly retried: number
   readonly queued: number
   readonly retrying: number
@@ -86,6 +90,8 @@ export interface Stats {
   readonly completed: number
   readonly totalDurationMillis: number
   readonly averageDurationMillis: number
+  readonly waitTime: Summary
+  readonly runTime: Summary
 }
 
 /** in the backlog, ready to start */
@@ -131,7 +137,11 @@ export class Job<I, A, E> {
   endedBy: number = -1
   attempt: number = 1
   worker: number = 0
+  /** when the job (or its retry) entered the queue */
+  queuedAt: number = 0
   startedAt: number = 0
+  /** the submitter's span, which the job's span continues */
+  parent: Tracer.AnySpan | undefined = undefined
   slot: Slot | undefined = undefined
   exit: Exit.Exit<A, E | PoolErrorOfJob> | undefined = undefined
   /** the `execute` caller waiting for the result, if any */
@@ -220,6 +230,7 @@ class Waiter<I> extends Effectable.Class<void> {
   readonly forExecute: boolean
   readonly resume: (exit: Exit.Exit<any, any>) => void
   readonly onCancel: (waiter: Waiter<I>) => Effect.Effect<void>
+  readonly parent: Tracer.AnySpan | undefined
   job: Job<I, any, any> | undefined = undefined
   cancelled = false
 
@@ -228,7 +239,8 @@ class Waiter<I> extends Effectable.Class<void> {
     options: JobOptions | undefined,
     forExecute: boolean,
     resume: (exit: Exit.Exit<any, any>) => void,
-    onCancel: (waiter: Waiter<I>) => Effect.Effect<void>
+    onCancel: (waiter: Waiter<I>) => Effect.Effect<void>,
+    parent: Tracer.AnySpan | undefined
   ) {
     super()
     this.input = input
@@ -236,6 +248,7 @@ class Waiter<I> extends Effectable.Class<void> {
     this.forExecute = forExecute
     this.resume = resume
     this.onCancel = onCancel
+    this.parent = parent
   }
 
   asEffect(): Effect.Effect<void> {
@@ -319,6 +332,7 @@ export const make = <I, A, E, R>(
     let dropped = 0
     let shutdownCount = 0
     let rejected = 0
+    let started = 0
     let retried = 0
     let queued = 0 // accepted, not started: ready, waiting for a key, or waiting to retry
     let ready = 0 // of which ready to start (in `backlog` or `ordered`)
@@ -326,6 +340,8 @@ export const make = <I, A, E, R>(
     let running = 0
     let completed = 0
     let totalDuration = 0
+    const waitTimes = new Durations()
+    const runTimes = new Durations()
 
     // Rate limit (sliding log): `starts` holds the times of the last `limit` starts, oldest at `startsHead`. A job
     // may start when the oldest of them is `intervalMillis` old, so no window of that length holds more.
@@ -362,24 +378,30 @@ export const make = <I, A, E, R>(
 
     // ---- the queue -----------------------------------------------------------------
 
-    const newJob = (input: I, options: JobOptions | undefined): Job<I, A, E> => {
+    /** A new accepted job. `parent` is the submitter's span, when job spans are on. */
+    const newJob = (input: I, options: JobOptions | undefined, parent: Tracer.AnySpan | undefined): Job<I, A, E> => {
       submitted++
-      if (options === undefined) {
-        return new Job(++seq, ++ranks, input, settings.timeout, name, undefined, 0, undefined, undefined)
-      }
-      const timeout = options.timeout === undefined ? settings.timeout : durationMillis(options.timeout)!
-      return new Job(
-        ++seq,
-        ++ranks,
-        input,
-        timeout,
-        name,
-        options.id,
-        options.priority ?? 0,
-        options.key,
-        options.retry
-      )
+      const job = options === undefined
+        ? new Job<I, A, E>(++seq, ++ranks, input, settings.timeout, name, undefined, 0, undefined, undefined)
+        : new Job<I, A, E>(
+          ++seq,
+          ++ranks,
+          input,
+          options.timeout === undefined ? settings.timeout : durationMillis(options.timeout)!,
+          name,
+          options.id,
+          options.priority ?? 0,
+          options.key,
+          options.retry
+        )
+      job.queuedAt = clock.currentTimeMillisUnsafe()
+      job.parent = parent
+      return job
     }
+
+    /** The span of the submitting fiber, which a job's span continues. */
+    const submitterSpan = (): Tracer.AnySpan | undefined =>
+      settings.tracing ? Fiber.getCurrent()?.cache.span : undefined
 
     /**
      * Places an accepted job in the queue and gets it started: an idle worker, if any, takes it at once (inline);
@@ -502,7 +524,7 @@ export const make = <I, A, E, R>(
           continue
         }
         waiting--
-        const job = newJob(waiter.input, waiter.options)
+        const job = newJob(waiter.input, waiter.options, waiter.parent)
         waiter.job = job
         if (waiter.forExecute) {
           job.resume = waiter.resume
@@ -549,7 +571,7 @@ export const make = <I, A, E, R>(
         return shutdownError(options?.id)
       }
       if (hasRoom()) {
-        const job = newJob(input, options)
+        const job = newJob(input, options, submitterSpan())
         job.resume = resume
         place(job)
         return job
@@ -559,7 +581,7 @@ export const make = <I, A, E, R>(
         return new QueueFull({ pool: name, capacity })
       }
       if (overflow === "dropping") {
-        const job = newJob(input, options)
+        const job = newJob(input, options, submitterSpan())
         job.resume = resume
         drop(job, "dropping")
         return job
@@ -570,7 +592,7 @@ export const make = <I, A, E, R>(
           unqueue(victim)
           drop(victim, "sliding")
         }
-        const job = newJob(input, options)
+        const job = newJob(input, options, submitterSpan())
         job.resume = resume
         place(job)
         return job
@@ -709,6 +731,7 @@ export const make = <I, A, E, R>(
     const requeue = (job: Job<I, A, E>): void => {
       retrying--
       job.rank = ++ranks
+      job.queuedAt = clock.currentTimeMillisUnsafe()
       enqueue(job)
       dispatch()
     }
@@ -722,6 +745,8 @@ export const make = <I, A, E, R>(
       job.startedAt = clock.currentTimeMillisUnsafe()
       slot.job = job
       running++
+      started++
+      waitTimes.record(job.startedAt - job.queuedAt)
       if (starts !== undefined) {
         starts[startsHead] = job.startedAt
         startsHead = (startsHead + 1) % starts.length
@@ -739,7 +764,9 @@ export const make = <I, A, E, R>(
       if (job.heapIndex >= 0) deadlines.remove(job)
       running--
       completed++
-      totalDuration += clock.currentTimeMillisUnsafe() - job.startedAt
+      const ran = clock.currentTimeMillisUnsafe() - job.startedAt
+      totalDuration += ran
+      runTimes.record(ran)
       const reason = job.endReason
       let keep = reason === NO_END
       const again = retryInput(job, reason, exit)
@@ -773,6 +800,16 @@ export const make = <I, A, E, R>(
         else release(slot)
       }
       return keep
+    }
+
+    /** How an attempt ended, as its span records it. */
+    const attemptOutcome = (job: Job<I, A, E>, exit: Exit.Exit<A, E>): string => {
+      if (job.endReason === END_TIMEOUT) return "timed_out"
+      if (job.endReason === END_CANCELLED) return "cancelled"
+      if (job.endReason === END_SHUTDOWN) return "shutdown"
+      if (Exit.isSuccess(exit)) return "succeeded"
+      if (Cause.hasFails(exit.cause)) return "failed"
+      return Cause.hasDies(exit.cause) ? "defect" : "cancelled"
     }
 
     /** Counts a job's final outcome and settles it. */
@@ -825,7 +862,9 @@ export const make = <I, A, E, R>(
     const worker = (slot: Slot): Effect.Effect<void, never, R> => {
       const take: Effect.Effect<A | typeof NoJob, E, R> = Effect.suspend((): Effect.Effect<A | typeof NoJob, E, R> => {
         const job = slot.job ?? next(slot)
-        return job === undefined ? noJob : Effect.interruptible(run(job.input, job))
+        if (job === undefined) return noJob
+        const effect = run(job.input, job)
+        return Effect.interruptible(job.parent === undefined ? effect : traced(job, effect))
       })
       const onSuccess = (value: A | typeof NoJob): Effect.Effect<void, never, R> => {
         if (value !== NoJob) return finish(slot.job!, slot, Exit.succeed(value)) ? step : Effect.void
@@ -855,6 +894,29 @@ export const make = <I, A, E, R>(
         return step
       })
     }
+
+    /**
+     * Runs a job's attempt in a span that continues its submitter's trace, named `WorkerPool.job`, with the pool,
+     * the job and, once it ends, the attempt's outcome as attributes.
+     */
+    const traced = (job: Job<I, A, E>, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+      Effect.withSpan(
+        Effect.onExit(
+          effect,
+          (exit) => Effect.annotateCurrentSpan("worker_pool.job.outcome", attemptOutcome(job, exit))
+        ),
+        "WorkerPool.job",
+        {
+          parent: job.parent!,
+          attributes: {
+            "worker_pool.name": name,
+            "worker_pool.job.id": job.id,
+            "worker_pool.job.attempt": job.attempt,
+            "worker_pool.job.wait_ms": job.startedAt - job.queuedAt,
+            "worker_pool.worker": job.worker
+          }
+        }
+      ) as Effect.Effect<A, E, R>
 
     /** Starts a worker fiber in `slot` (a new slot, or the slot of a worker that was interrupted). */
     const spawn = (slot: Slot): void => {
@@ -1097,6 +1159,35 @@ export const make = <I, A, E, R>(
         Effect.andThen(stopWorkers)
       )
     })
+    if (settings.metrics) {
+      const unregister = register(yield* Effect.context<never>(), name, {
+        submitted: () => submitted,
+        started: () => started,
+        completed: (outcome) =>
+          outcome === "succeeded"
+            ? succeeded
+            : outcome === "failed"
+            ? failed
+            : outcome === "defect"
+            ? defects
+            : outcome === "timed_out"
+            ? timedOut
+            : outcome === "cancelled"
+            ? cancelled
+            : outcome === "dropped"
+            ? dropped
+            : shutdownCount,
+        rejected: () => rejected,
+        retried: () => retried,
+        queued: () => queued,
+        waiting: () => waiting,
+        running: () => running,
+        workers: () => workers,
+        waitTimes,
+        runTimes
+      })
+      yield* Effect.addFinalizer(() => Effect.sync(unregister))
+    }
     yield* Effect.addFinalizer(() => close)
 
     // ---- operations ----------------------------------------------------------------
@@ -1105,7 +1196,7 @@ export const make = <I, A, E, R>(
       Effect.callback<A, E | PoolErrorOfJob | SubmitError>(function(resume) {
         const result = offer(input, options, false, resume)
         if (result === undefined) {
-          const waiter = new Waiter(input, options, true, resume, cancelExecuteWaiter)
+          const waiter = new Waiter(input, options, true, resume, cancelExecuteWaiter, submitterSpan())
           enqueueWaiter(waiter)
           return waiter
         }
@@ -1142,7 +1233,7 @@ export const make = <I, A, E, R>(
           if (result instanceof Job) return Exit.succeed(result)
           if (result !== undefined) return Exit.fail(result)
           return Effect.callback<Job<I, A, E>, SubmitError>((resume) => {
-            const waiter = new Waiter(input, options, false, resume, cancelSubmitWaiter)
+            const waiter = new Waiter(input, options, false, resume, cancelSubmitWaiter, submitterSpan())
             enqueueWaiter(waiter)
             return waiter
           })
@@ -1167,6 +1258,7 @@ export const make = <I, A, E, R>(
       dropped,
       shutdown: shutdownCount,
       rejected,
+      started,
       retried,
       queued,
       retrying,
@@ -1174,7 +1266,9 @@ export const make = <I, A, E, R>(
       waiting,
       completed,
       totalDurationMillis: totalDuration,
-      averageDurationMillis: completed === 0 ? 0 : totalDuration / completed
+      averageDurationMillis: completed === 0 ? 0 : totalDuration / completed,
+      waitTime: waitTimes.summary(),
+      runTime: runTimes.summary()
     })
 
     const resize = (concurrency: number | ElasticConcurrency): Effect.Effect<void, InvalidPoolOptions> =>
