@@ -18,6 +18,7 @@
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Cause, Clock, Console, Effect, Exit, Fiber, Schedule } from "effect"
 import { WorkerPool, WorkerPoolError } from "../src/index.ts"
+import * as Dashboard from "./dashboard.ts"
 
 const WORKERS = 4
 const JOBS = 15
@@ -44,13 +45,15 @@ const program = Effect.gen(function*() {
       })
   })
 
+  // The report reads the pool's metrics, as the live view of `flagship.ts` does (see `dashboard.ts`).
   const reportStats = (label: string) =>
-    Effect.flatMap(pool.stats, (s) =>
+    Effect.flatMap(Dashboard.read(pool.name), (r) =>
       Console.log(
-        `${label} - Processed: ${s.succeeded}, Failed: ${s.failed + s.defects + s.timedOut} ` +
-          `(timed out: ${s.timedOut}), Cancelled: ${s.cancelled}, ` +
-          `Avg Duration: ${Math.round(s.averageDurationMillis)}ms, ` +
-          `Active Workers: ${s.running}/${s.concurrency}, Queued: ${s.queued}`
+        `${label} - Processed: ${r.outcomes.succeeded}, ` +
+          `Failed: ${r.outcomes.failed + r.outcomes.defect + r.outcomes.timed_out} ` +
+          `(timed out: ${r.outcomes.timed_out}), Cancelled: ${r.outcomes.cancelled}, ` +
+          `Avg Duration: ${r.runs === 0 ? 0 : Math.round((r.runSeconds * 1000) / r.runs)}ms, ` +
+          `Active Workers: ${r.busy}/${r.workers}, Queued: ${r.queued}`
       ))
 
   // The metrics reporter: every 100 ms while the jobs run.

@@ -7,14 +7,16 @@
  * rest back, so the progress line shows jobs running, queued, and waiting for room. The workload is the same on
  * every run (it comes from a fixed seed).
  *
- * On a terminal the progress line is redrawn in place; when stdout is not a terminal (a pipe, a CI log) one line is
- * printed per interval.
+ * A live dashboard (`dashboard.ts`) shows throughput, the queue, busy workers and outcome counts, read from the pool's
+ * metrics. On a terminal it is redrawn in place; when stdout is not a terminal (a pipe, a CI log) it prints one line
+ * per interval, and the whole panel at the end.
  *
  * Run: npm start   (or: node examples/flagship.ts)
  */
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
-import { Clock, Console, Effect, Fiber, Schedule, Schema } from "effect"
+import { Clock, Console, Effect, Schema } from "effect"
 import { WorkerPool } from "../src/index.ts"
+import * as Dashboard from "./dashboard.ts"
 
 const IMAGES = 300
 const WORKERS = 8
@@ -22,7 +24,7 @@ const CAPACITY = 32
 const TIMEOUT_MILLIS = 300
 
 const isTTY = process.stdout.isTTY === true
-const PROGRESS_EVERY = isTTY ? "80 millis" : "250 millis"
+const VIEW_EVERY = isTTY ? "100 millis" : "250 millis"
 
 interface Image {
   readonly file: string
@@ -68,11 +70,6 @@ const thumbnail = (image: Image): Effect.Effect<Thumb, CorruptImage> =>
     return { file: image.file, bytes: 2_000 + Math.floor(noise(image.index, 5) * 30_000) }
   })
 
-const bar = (done: number, total: number, width: number): string => {
-  const full = Math.round((done / total) * width)
-  return "#".repeat(full) + "-".repeat(width - full)
-}
-
 const program = Effect.gen(function*() {
   const pool = yield* WorkerPool.make({
     name: "thumbnails",
@@ -90,22 +87,11 @@ const program = Effect.gen(function*() {
     `Thumbnailing ${IMAGES} images on ${WORKERS} workers (queue ${CAPACITY}, timeout ${TIMEOUT_MILLIS} ms per image)`
   )
 
-  const progressLine = Effect.gen(function*() {
-    const s = yield* pool.stats
-    const done = s.succeeded + s.failed + s.timedOut
-    const elapsed = ((yield* Clock.currentTimeMillis) - start) / 1000
-    return `[${bar(done, IMAGES, 20)}] ${String(done).padStart(3)}/${IMAGES}  ` +
-      `ok ${s.succeeded}  corrupt ${s.failed}  timeout ${s.timedOut} | ` +
-      `run ${s.running}  queue ${s.queued}  wait ${s.waiting} | ${elapsed.toFixed(1)}s`
+  const stopView = yield* Dashboard.live("thumbnails", {
+    title: `thumbnails: ${IMAGES} images, ${WORKERS} workers, queue ${CAPACITY}`,
+    every: VIEW_EVERY,
+    total: IMAGES
   })
-  // On a terminal: redraw one line in place (cut to the terminal's width, or it would wrap and scroll).
-  const printProgress = Effect.flatMap(progressLine, (line) =>
-    isTTY
-      ? Effect.sync(() => process.stdout.write(`\r${line.slice(0, (process.stdout.columns || 80) - 1)}\x1b[K`))
-      : Console.log(line))
-  const progress = yield* Effect.forkChild(
-    Effect.repeat(Effect.delay(printProgress, PROGRESS_EVERY), Schedule.forever)
-  )
 
   // Submit everything at once; each caller learns its image's outcome, typed.
   const corrupt: Array<string> = []
@@ -123,9 +109,7 @@ const program = Effect.gen(function*() {
     { concurrency: "unbounded", discard: true }
   )
 
-  yield* Fiber.interrupt(progress)
-  yield* printProgress // the final state, 100%
-  if (isTTY) yield* Effect.sync(() => process.stdout.write("\n"))
+  yield* stopView // draws the final state
 
   const s = yield* pool.stats
   const seconds = ((yield* Clock.currentTimeMillis) - start) / 1000

@@ -193,11 +193,26 @@ describe("examples", () => {
       const ended = yield* run("flagship")
       assertSucceeded(ended)
       const out = ended.stdout
-      // stdout is a pipe here, not a terminal: one progress line per interval, no carriage returns
+      // stdout is a pipe here, not a terminal: one progress line per interval, no cursor movement, then the panel
       assert.notInclude(out, "\r")
-      const progress = lines(out).filter((line) => /^\[[#-]{20}\] +\d+\/300 /.test(line))
+      assert.notInclude(out, "\x1b[")
+      const progress = lines(out).filter((line) =>
+        /^\d+\/300 done, \d+ jobs\/s \| busy [0-8]\/8, queued \d+, waiting \d+ \| ok \d+ failed \d+ timed out \d+ cancelled 0$/
+          .test(line)
+      )
       assert.isAtLeast(progress.length, 2, out)
-      assert.match(progress[progress.length - 1]!, /300\/300 .* run 0 {2}queue 0 {2}wait 0 /)
+      // the queue (32) fills up and submitters wait for room while the 300 images go through
+      assert.isTrue(progress.some((line) => /queued 32, waiting [1-9]/.test(line)), out)
+      single(out, /^ {2}progress {3}\[#{30}\] 300\/300 done {3}\d+ jobs\/s$/)
+      single(out, /^ {2}workers {4}\[-{30}\] 0\/8 busy$/)
+      single(out, /^ {2}queue {6}0 queued, 0 submitters waiting for room, 0 rejected$/)
+      const outcomes = single(
+        out,
+        /^ {2}outcomes {3}ok (\d+) {2}failed 20 {2}defect 0 {2}timed out (\d+)$/
+      )
+      assert.strictEqual(Number(outcomes[1]) + 20 + Number(outcomes[2]), 300)
+      single(out, /^ {13}cancelled 0 {2}dropped 0 {2}shutdown 0 {2}retried 0$/)
+      single(out, /^ {2}run time {3}avg \d+ ms, p50 <= \d+ ms, p99 <= \d+ ms$/)
       const [, total, succeeded, failed, timedOut] = single(
         out,
         /^Summary: (\d+) images in [\d.]+s: (\d+) succeeded, (\d+) failed \(CorruptImage\), (\d+) timed out \(JobTimeout\)$/
