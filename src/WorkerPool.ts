@@ -472,11 +472,16 @@ export const layerConfig = <Id, I, A, E, R>(
   options: {
     readonly handler: (input: I, job: JobInfo) => Effect.Effect<A, E, R>
     readonly config: Config.Wrap<Settings>
+    /** The retry policy, which is code rather than configuration (see `Retry`). */
+    readonly retry?: Retry<E> | undefined
   }
 ): Layer.Layer<Id, InvalidPoolOptions | Config.ConfigError, Exclude<R, Scope.Scope>> =>
   Layer.effect(
     tag,
-    Effect.flatMap(Config.unwrap(options.config), (settings) => make({ ...settings, handler: options.handler }))
+    Effect.flatMap(
+      Config.unwrap(options.config),
+      (settings) => make({ ...settings, handler: options.handler, retry: options.retry })
+    )
   ) as Layer.Layer<Id, InvalidPoolOptions | Config.ConfigError, Exclude<R, Scope.Scope>>
 
 /**

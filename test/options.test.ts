@@ -4,6 +4,8 @@ import * as ConfigProvider from "effect/ConfigProvider"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Schedule from "effect/Schedule"
+import { TestClock } from "effect/testing"
 import { WorkerPool, WorkerPoolError } from "../src/index.ts"
 
 const handler = (n: number) => Effect.succeed(n)
@@ -31,6 +33,14 @@ describe("options", () => {
     ["shutdownTimeout", { shutdownTimeout: NaN }, NaN],
     ["shutdownTimeout", { shutdownTimeout: "later" as unknown as number }, "later"],
     ["name", { name: "" }, ""],
+    ["rateLimit.limit", { rateLimit: { limit: 0, interval: "1 second" } }, 0],
+    ["rateLimit.limit", { rateLimit: { limit: 2.5, interval: "1 second" } }, 2.5],
+    ["rateLimit.interval", { rateLimit: { limit: 5, interval: 0 } }, 0],
+    ["rateLimit.interval", { rateLimit: { limit: 5, interval: "Infinity" } }, "Infinity"],
+    ["retry", { retry: { schedule: "often" } as unknown as WorkerPool.Retry<never> }, { schedule: "often" }],
+    ["retry", { retry: 3 as unknown as WorkerPool.Retry<never> }, 3],
+    ["metrics", { metrics: "yes" as unknown as boolean }, "yes"],
+    ["tracing", { tracing: 1 as unknown as boolean }, 1],
     ["handler", { handler: undefined as unknown as typeof handler }, undefined]
   ]
   for (const [option, options, value] of cases) {
@@ -78,6 +88,19 @@ describe("options", () => {
       assert.strictEqual((e2 as WorkerPoolError.InvalidJobOptions).option, "id")
       const e3 = yield* Effect.flip(pool.trySubmit(1, { timeout: NaN }))
       assert.strictEqual(e3._tag, "InvalidJobOptions")
+      for (
+        const [option, options] of [
+          ["priority", { priority: NaN }],
+          ["priority", { priority: Infinity }],
+          ["key", { key: "" }],
+          ["retry", { retry: { schedule: 5 } as unknown as WorkerPool.Retry<never> }],
+          ["retry", { retry: { schedule: Schedule.recurs(1), while: true } as unknown as WorkerPool.Retry<never> }]
+        ] as const
+      ) {
+        const error = yield* Effect.flip(pool.submit(1, options))
+        assert.strictEqual(error._tag, "InvalidJobOptions")
+        assert.strictEqual((error as WorkerPoolError.InvalidJobOptions).option, option)
+      }
       const stats = yield* pool.stats
       assert.strictEqual(stats.submitted, 0)
     }))
@@ -101,6 +124,39 @@ describe("options", () => {
               name: Config.String("POOL_NAME")
             }
           }).pipe(Layer.provide(provider({ POOL_CONCURRENCY: 3, POOL_CAPACITY: 10, POOL_NAME: "sq" })))
+        )
+      ))
+
+    it.effect("reads the rate limit from Config; the retry policy is given in code", () =>
+      Effect.gen(function*() {
+        const flaky = yield* Squares.use((pool) =>
+          Effect.gen(function*() {
+            const handles = []
+            for (let n = 1; n <= 3; n++) handles.push(yield* pool.submit(n))
+            // the limit from Config: 2 starts per 100 ms
+            assert.strictEqual((yield* pool.stats).started, 2)
+            yield* TestClock.adjust(99)
+            assert.strictEqual((yield* pool.stats).started, 2)
+            yield* TestClock.adjust(1)
+            assert.strictEqual((yield* pool.stats).started, 4)
+            yield* TestClock.adjust(1000)
+            return yield* Effect.forEach(handles, (handle) => handle.await)
+          })
+        )
+        assert.deepStrictEqual(flaky, [1, 4, 9])
+        const stats = yield* Squares.use((pool) => pool.stats)
+        // each job fails on its first attempt, then succeeds
+        assert.deepStrictEqual([stats.started, stats.retried, stats.succeeded], [6, 3, 3])
+      }).pipe(
+        Effect.provide(
+          WorkerPool.layerConfig(Squares, {
+            handler: (n: number, job) => job.attempt === 1 ? Effect.fail("busy" as never) : Effect.succeed(n * n),
+            config: {
+              concurrency: Config.Int("POOL_CONCURRENCY"),
+              rateLimit: Config.all({ limit: Config.Int("RATE_LIMIT"), interval: Config.Duration("RATE_INTERVAL") })
+            },
+            retry: Schedule.recurs(1)
+          }).pipe(Layer.provide(provider({ POOL_CONCURRENCY: 3, RATE_LIMIT: 2, RATE_INTERVAL: "100 millis" })))
         )
       ))
 
