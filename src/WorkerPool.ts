@@ -10,11 +10,12 @@
  *
  * @since 0.1.0
  */
+import type * as Cause from "effect/Cause"
 import * as Config from "effect/Config"
 import type * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import type * as Exit from "effect/Exit"
+import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import type * as Option from "effect/Option"
 import type * as Schedule from "effect/Schedule"
@@ -512,38 +513,60 @@ const fromCore = <I, A, E>(core: internal.Core<I, A, E>): WorkerPool<I, A, E> =>
     execute: core.execute,
     submit: (input, options) => Effect.map(core.submit(input, options), handle),
     trySubmit: (input, options) => Effect.map(core.trySubmit(input, options), handle),
-    executeAll: (inputs, options) => executeAll(inputs, options, core.execute),
+    executeAll: (inputs, options) => executeAll(core, inputs, options),
     executeStream: (inputs, options) => executeStream(core, inputs, options, core.execute),
     ...lifecycleOf(core)
   }
 }
 
 /**
- * Runs one job per item and collects the results in order. Each item's caller is a fiber of its own (as in
- * `Effect.forEach`), so the jobs queue in input order, and interrupting the group interrupts every caller, which
- * cancels its job.
+ * Runs one job per input and collects the results in order. Each input has a fiber of its own (as in
+ * `Effect.forEach`) that submits its job, so the jobs queue in input order, and joins it. A failure (with
+ * `failFast`) or an interruption cancels the whole group at once, from the fiber that sees it first: the jobs that
+ * have not started first, so that none of them starts on a worker the running ones free.
  */
-const executeAll = <X, A, E, R>(
-  items: Iterable<X>,
-  options: GroupOptions<any> | undefined,
-  execute: (item: X, options: JobOptions<any> | undefined) => Effect.Effect<A, E, R>
-): Effect.Effect<Array<A>, E, R> => {
-  const jobOptions = options === undefined ? undefined : jobOptionsOf(options)
-  if (options?.failFast !== false) {
-    return Effect.forEach(items, (item) => execute(item, jobOptions), { concurrency: "unbounded" })
-  }
-  return Effect.flatMap(
-    Effect.forEach(items, (item) => Effect.exit(execute(item, jobOptions)), { concurrency: "unbounded" }),
-    (exits): Effect.Effect<Array<A>, E> => {
-      const values: Array<A> = []
-      for (const exit of exits) {
-        if (exit._tag === "Failure") return Effect.failCause(exit.cause)
-        values.push(exit.value)
+const executeAll = <I, A, E>(
+  core: internal.Core<I, A, E>,
+  inputs: Iterable<I>,
+  options: GroupOptions<any> | undefined
+): Effect.Effect<Array<A>, E | JobError | SubmitError> =>
+  Effect.uninterruptibleMask((restore) => {
+    const jobOptions = options === undefined ? undefined : jobOptionsOf(options)
+    const failFast = options?.failFast !== false
+    const jobs: Array<internal.Job<I, A, E>> = []
+    let cancelled = false
+    /** with `failFast`, the failure that cancelled the group */
+    let failure: Cause.Cause<E | JobError> | undefined
+    const cancelGroup = Effect.suspend(() => {
+      cancelled = true
+      return core.cancelAll(jobs)
+    })
+    const one = (input: I): Effect.Effect<Exit.Exit<A, E | JobError>, SubmitError> =>
+      Effect.flatMap(restore(core.submit(input, jobOptions)), (job) => {
+        jobs.push(job)
+        if (cancelled) return Effect.andThen(core.cancelAll([job]), Effect.interrupt)
+        return Effect.exit(Effect.onInterrupt(restore(core.join(job)), () => cancelGroup)).pipe(
+          Effect.tap((exit) => {
+            if (!failFast || Exit.isSuccess(exit) || cancelled) return Effect.void
+            failure = exit.cause
+            return cancelGroup
+          })
+        )
+      })
+    return Effect.flatMap(
+      Effect.exit(restore(Effect.forEach(inputs, one, { concurrency: "unbounded" }))),
+      (all): Effect.Effect<Array<A>, E | JobError | SubmitError> => {
+        if (failure !== undefined) return Effect.failCause(failure)
+        if (Exit.isFailure(all)) return Effect.andThen(cancelGroup, Effect.failCause(all.cause))
+        const values: Array<A> = []
+        for (const exit of all.value) {
+          if (Exit.isFailure(exit)) return Effect.failCause(exit.cause)
+          values.push(exit.value)
+        }
+        return Effect.succeed(values)
       }
-      return Effect.succeed(values)
-    }
-  )
-}
+    )
+  })
 
 const jobOptionsOf = (options: GroupOptions<any>): JobOptions<any> => {
   const { failFast: _, ...jobOptions } = options
@@ -596,10 +619,8 @@ const executorFromCore = (core: internal.Core<Effect.Effect<unknown, unknown>, u
         R
       >,
     executeAll: <A, E, R>(effects: Iterable<Effect.Effect<A, E, R>>, options?: GroupOptions) =>
-      executeAll(
-        effects,
-        options,
-        (effect, jobOptions) => withCaller(effect, (run) => core.execute(run, jobOptions))
+      Effect.contextWith((context: Context.Context<R>) =>
+        executeAll(core, Array.from(effects, (effect) => Effect.provideContext(effect, context)), options)
       ) as Effect.Effect<Array<A>, E | JobError | SubmitError, R>,
     executeStream: <A, E, R, E2, R2>(
       effects: Stream.Stream<Effect.Effect<A, E, R>, E2, R2>,

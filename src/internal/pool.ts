@@ -265,6 +265,16 @@ export interface Core<I, A, E> {
   readonly await: (job: Job<I, A, E>) => Effect.Effect<A, E | PoolErrorOfJob>
   readonly poll: (job: Job<I, A, E>) => Effect.Effect<Option.Option<Exit.Exit<A, E | PoolErrorOfJob>>>
   readonly interrupt: (job: Job<I, A, E>) => Effect.Effect<void>
+  /**
+   * Waits for a job's outcome, resumed at the instant it settles (inline, not through a scheduled wake-up).
+   * Interrupting the waiting fiber does not cancel the job. One fiber at most may join a job.
+   */
+  readonly join: (job: Job<I, A, E>) => Effect.Effect<A, E | PoolErrorOfJob>
+  /**
+   * Cancels jobs at once: first every one that has not started (none of them can start after), then the running
+   * ones. Returns once all have settled.
+   */
+  readonly cancelAll: (jobs: ReadonlyArray<Job<I, A, E>>) => Effect.Effect<void>
   readonly stats: Effect.Effect<Stats>
   readonly awaitIdle: Effect.Effect<void>
   readonly drain: Effect.Effect<void>
@@ -1208,6 +1218,22 @@ export const make = <I, A, E, R>(
         return Effect.withFiber((fiber) => cancelAndAwait(result, fiber.id))
       })
 
+    const join = (job: Job<I, A, E>): Effect.Effect<A, E | PoolErrorOfJob> =>
+      Effect.callback<A, E | PoolErrorOfJob>((resume) => {
+        if (job.exit !== undefined) return resume(job.exit)
+        job.resume = resume
+        return Effect.sync(() => {
+          if (job.resume === resume) job.resume = undefined
+        })
+      })
+
+    const cancelAll = (jobs: ReadonlyArray<Job<I, A, E>>): Effect.Effect<void> =>
+      Effect.withFiber((fiber) => {
+        for (const job of jobs) if (job.state !== RUNNING) cancel(job, fiber.id)
+        for (const job of jobs) if (job.state === RUNNING) stop(job, END_CANCELLED, fiber.id)
+        return Effect.forEach(jobs, awaitSettled, { discard: true })
+      })
+
     const cancelAndAwait = (job: Job<I, A, E>, by: number): Effect.Effect<void> =>
       cancel(job, by) ? awaitSettled(job) : Effect.void
 
@@ -1304,6 +1330,8 @@ export const make = <I, A, E, R>(
       await: (job) => Deferred.await(deferredOf(job)),
       poll: (job) => Effect.sync(() => job.exit === undefined ? Option.none() : Option.some(job.exit)),
       interrupt: (job) => Effect.withFiber((fiber) => cancelAndAwait(job, fiber.id)),
+      join,
+      cancelAll,
       stats: Effect.sync(statsUnsafe),
       awaitIdle,
       drain,
