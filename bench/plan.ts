@@ -69,8 +69,53 @@ export const timerConcurrency = 100
 export const timerMillis = 10
 export const latencyConcurrency = 8
 const stallMillis = 100
-/** The default timeout of the "cost of options" case: long enough never to fire. */
-export const optionTimeout = "1 minute"
+/** The concurrency of the "cost of options" case. */
+export const optionConcurrency = 8
+
+export interface OptionVariant {
+  /** the case's variant (`options/pool-execute/<variant>`) */
+  readonly variant: string
+  /** the row of the report's table */
+  readonly label: string
+  /** the pool's or the jobs' options, as `cases/batch.ts` takes them */
+  readonly args: Readonly<Record<string, string | number>>
+}
+
+/** The variant every other one is compared with: the plain pool, measured in the same run. */
+export const optionBaseline = "none"
+
+/**
+ * The "cost of options" case: `execute` at C=8, as in the throughput case, with one option set at a time. None of
+ * them changes what the jobs do (they never fail, never time out, are never held back by the rate limit), so the
+ * difference from the plain pool is the cost of the option's bookkeeping.
+ */
+export const optionVariants: ReadonlyArray<OptionVariant> = [
+  { variant: optionBaseline, label: "no options", args: {} },
+  // long enough never to fire
+  { variant: "timeout 1 minute", label: "`timeout: \"1 minute\"`", args: { timeout: "1 minute" } },
+  // the jobs never fail: only the check after each job runs
+  { variant: "retry recurs(3)", label: "`retry: Schedule.recurs(3)` (no job fails)", args: { retry: 3 } },
+  // every job goes through the priority heap instead of the FIFO backlog
+  { variant: "priority 1 or 2", label: "every job a `priority`, 1 and 2 in turn", args: { priorities: 2 } },
+  // At most 16 jobs are in flight (C + C submitters), so no two of them share a key; but every job opens its key's
+  // lane and closes it, and goes through the priority heap.
+  { variant: "key of 1000", label: "every job a `key`, 1,000 keys in turn", args: { keys: 1000 } },
+  // As many keys as workers, and two jobs in flight per key: half the jobs wait for their key's previous job.
+  { variant: "key of 8", label: "every job a `key`, 8 keys in turn", args: { keys: 8 } },
+  // Never blocks: a job is held back only when `limit` jobs started within one `interval`, and the clock counts
+  // whole milliseconds, so this allows 100,000 starts per millisecond, over 100 times what the pool reaches; the
+  // log of start times is an array of `limit` numbers (800 KB).
+  // The pool's metric series are registered and read from its own counters: the per-job cost is the same either
+  // way, and this shows it.
+  { variant: "metrics off", label: "`metrics: false`", args: { metrics: "false" } },
+  // Every submitter runs inside a span, so every job runs in a child span of it (`WorkerPool.job`).
+  { variant: "traced", label: "submitters inside a span: a span per job", args: { traced: "true" } },
+  {
+    variant: "rateLimit 100000 per 1 millis",
+    label: "`rateLimit: { limit: 100_000, interval: \"1 millis\" }` (never holds a job back)",
+    args: { rateLimit: 100_000, rateInterval: "1 millis" }
+  }
+]
 
 const batchImplementations: ReadonlyArray<ImplementationName> = [
   "floor",
@@ -129,14 +174,16 @@ export const makePlan = (sizes: Sizes): Array<Case> => {
       })
     }
   }
-  add({
-    group: "options",
-    impl: "pool-execute",
-    variant: `timeout ${optionTimeout}`,
-    script: "batch",
-    args: { jobs: sizes.throughputJobs, concurrency: 8, timeout: optionTimeout },
-    runs: sizes.runs
-  })
+  for (const option of optionVariants) {
+    add({
+      group: "options",
+      impl: "pool-execute",
+      variant: option.variant,
+      script: "batch",
+      args: { jobs: sizes.throughputJobs, concurrency: optionConcurrency, ...option.args },
+      runs: sizes.runs
+    })
+  }
   for (const impl of batchImplementations) {
     add({
       group: "scale",

@@ -10,17 +10,19 @@
  * Output: a progress line per run, then the Markdown report; both the report and the raw results are written to
  * `bench/results/` (`latest.*` for the full suite, `quick.*` for `--quick`, `partial.*` when `--filter` is set).
  *
- * Options: `--quick`; `--runs=N` (runs per case, overriding the mode's); `--filter=text` (only the cases whose
+ * Options: `--quick`; `--baseline=<git ref>` (also runs the plain pool of the cost-of-options case on the `src/` of
+ * that commit, extracted into `bench/.baseline/`, so that a change is measured against it in one run); `--runs=N`
+ * (runs per case, overriding the mode's); `--filter=text` (only the cases whose
  * id contains `text`, e.g. `throughput/`, `pool-execute`, `latency/`).
  */
-import { spawn } from "node:child_process"
+import { execFileSync, spawn } from "node:child_process"
 import { mkdirSync, writeFileSync } from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { parseArgs } from "node:util"
 import { type Measurement, RESULT_TAG } from "./harness.ts"
-import { type Case, fullSizes, label, makePlan, quickSizes } from "./plan.ts"
+import { type Case, fullSizes, label, makePlan, optionBaseline, quickSizes } from "./plan.ts"
 import {
   type CaseResult,
   describeMachine,
@@ -140,6 +142,29 @@ const describeRun = (c: Case, run: Run): string => {
 }
 
 // -----------------------------------------------------------------------------
+// baseline
+// -----------------------------------------------------------------------------
+
+/**
+ * The plain pool of the cost-of-options case, run on the `src/` of commit `ref` (extracted with `git archive` into
+ * `bench/.baseline/<commit>/src`, where it resolves the project's `node_modules`).
+ */
+const baselineCases = (plan: ReadonlyArray<Case>, ref: string | undefined): Array<Case> => {
+  if (ref === undefined) return []
+  const git = (...args: Array<string>) => execFileSync("git", args, { cwd: rootDir, encoding: "utf8" }).trim()
+  const commit = git("rev-parse", "--short", `${ref}^{commit}`)
+  const dir = path.join(benchDir, ".baseline", commit)
+  mkdirSync(dir, { recursive: true })
+  execFileSync("sh", ["-c", `git archive ${commit} src | tar -x -C "${dir}"`], { cwd: rootDir })
+  return plan
+    .filter((c) => c.group === "options" && c.variant === optionBaseline)
+    .map((c) => {
+      const variant = `${optionBaseline} at ${commit}`
+      return { ...c, variant, id: `${c.group}/${c.impl}/${variant}`, args: { ...c.args, src: path.join(dir, "src") } }
+    })
+}
+
+// -----------------------------------------------------------------------------
 // main
 // -----------------------------------------------------------------------------
 
@@ -149,7 +174,8 @@ const main = async (): Promise<number> => {
     options: {
       quick: { type: "boolean", default: false },
       runs: { type: "string" },
-      filter: { type: "string" }
+      filter: { type: "string" },
+      baseline: { type: "string" }
     }
   })
   const sizes = values.quick ? quickSizes : fullSizes
@@ -161,7 +187,7 @@ const main = async (): Promise<number> => {
   const mode = values.quick ? "quick" : "full"
   const outputName = filter !== undefined ? "partial" : values.quick ? "quick" : "latest"
 
-  const plan = makePlan(sizes)
+  const plan = [...makePlan(sizes), ...baselineCases(makePlan(sizes), values.baseline)]
     .filter((c) => filter === undefined || c.id.includes(filter))
     .map((c) => (runsOverride === undefined ? c : { ...c, runs: runsOverride }))
   if (plan.length === 0) throw new Error(`no case matches --filter=${filter}`)

@@ -3,8 +3,16 @@
  * cost-of-options cases.
  *
  * Arguments: `--impl`, `--jobs`, `--concurrency`, `--sleep` (milliseconds each job sleeps; 0 or absent for the
- * async no-op), `--timeout` (the pool's default job timeout, e.g. `1 minute`), `--warmup` (jobs of a first,
- * unmeasured pass; default `min(jobs, 20000)`).
+ * async no-op), `--warmup` (jobs of a first, unmeasured pass; default `min(jobs, 20000)`), and the pool's options
+ * of the cost-of-options case (the other implementations ignore them):
+ *
+ * - `--timeout`: the pool's default job timeout, e.g. `1 minute`;
+ * - `--retry=N`: the pool's `retry` is `Schedule.recurs(N)`;
+ * - `--priorities=N`: every job has a `priority`, cycling through 1 to N;
+ * - `--keys=N`: every job has a `key`, cycling through N distinct keys;
+ * - `--rateLimit=N --rateInterval=D`: the pool's `rateLimit` is `{ limit: N, interval: D }`, e.g. `1 millis`;
+ * - `--metrics=false`: the pool registers no metrics;
+ * - `--traced=true`: the submitters run inside a span, so every job runs in a span of its own.
  */
 import { args, collectGarbage, main, numberArg, stringArg } from "../harness.ts"
 import { type JobKind, load } from "../impls/contract.ts"
@@ -16,7 +24,19 @@ main(async () => {
   const concurrency = numberArg("concurrency")
   const sleep = numberArg("sleep", 0)
   const job: JobKind = sleep > 0 ? { kind: "sleep", millis: sleep } : { kind: "noop" }
-  const options = { concurrency, job, timeout: args.timeout }
+  const optionalNumber = (name: string): number | undefined => args[name] === undefined ? undefined : numberArg(name)
+  const rateLimit = optionalNumber("rateLimit")
+  const options = {
+    concurrency,
+    job,
+    timeout: args.timeout,
+    retry: optionalNumber("retry"),
+    priorities: optionalNumber("priorities"),
+    keys: optionalNumber("keys"),
+    rateLimit: rateLimit === undefined ? undefined : { limit: rateLimit, interval: stringArg("rateInterval") },
+    metrics: args.metrics === undefined ? undefined : args.metrics !== "false",
+    traced: args.traced === "true"
+  }
   const warmup = numberArg("warmup", Math.min(jobs, 20_000))
   if (warmup > 0) await implementation.batch({ ...options, jobs: warmup })
   collectGarbage()

@@ -19,8 +19,23 @@ export interface BatchOptions {
   readonly jobs: number
   readonly concurrency: number
   readonly job: JobKind
-  /** The pool's default job timeout (a `Duration.Input` string such as `"1 minute"`); other implementations ignore it. */
+  /**
+   * The pool's default job timeout (a `Duration.Input` string such as `"1 minute"`). This and the fields below are
+   * the options under test in the "cost of options" case; other implementations ignore them.
+   */
   readonly timeout?: string | undefined
+  /** The pool's `retry`: `Schedule.recurs(retry)`. The no-op jobs never fail, so nothing is ever retried. */
+  readonly retry?: number | undefined
+  /** Every job gets a `priority`, cycling through `1, 2, ..., priorities` in submission order. */
+  readonly priorities?: number | undefined
+  /** Every job gets a `key`, cycling through `keys` distinct keys in submission order. */
+  readonly keys?: number | undefined
+  /** The pool's `rateLimit` (`interval` a `Duration.Input` string such as `"1 millis"`). */
+  readonly rateLimit?: { readonly limit: number; readonly interval: string } | undefined
+  /** The pool's `metrics` (default `true`). */
+  readonly metrics?: boolean | undefined
+  /** Every submitter runs inside a span, so that every job runs in a span of its own (`WorkerPool.job`). */
+  readonly traced?: boolean | undefined
 }
 
 /** Runs `jobs` jobs at `concurrency`. Resolves with the milliseconds the jobs took, set-up and tear-down excluded. */

@@ -20,14 +20,26 @@
  *
  * The handler of the no-op job is the same `Effect.promise` of an async no-op for the pool and `Effect.forEach`,
  * built once: an effect is a description, so reusing it costs nothing.
+ *
+ * The cost-of-options case builds the pool with the options under test (`timeout`, `retry`, `rateLimit`) in
+ * `makePool`, and gives every job its options (`priority`, `key`) from a cycle built before the measurement,
+ * through the same `execute` loop as the throughput cases.
  */
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Latch from "effect/Latch"
+import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
-import * as WorkerPool from "../../src/WorkerPool.ts"
+import * as path from "node:path"
+import type * as WorkerPoolModule from "../../src/WorkerPool.ts"
+import { args } from "../harness.ts"
 import type { Backlog, Batch, BatchOptions, Implementation, JobKind, Stream } from "./contract.ts"
+
+/** The pool under test: this checkout's, or with `--src=<dir>` the `src/` of another commit (see `--baseline`). */
+const WorkerPool: typeof WorkerPoolModule = await import(
+  args.src === undefined ? "../../src/WorkerPool.ts" : path.resolve(args.src, "WorkerPool.ts")
+)
 
 const asyncNoop = async (): Promise<void> => {}
 
@@ -44,16 +56,40 @@ const timed = <E>(effect: Effect.Effect<unknown, E>): Effect.Effect<number, E> =
     return Effect.map(effect, () => performance.now() - start)
   })
 
-const makePool = ({ concurrency, job, timeout }: BatchOptions) => {
+const makePool = ({ concurrency, job, metrics, rateLimit, retry, timeout }: BatchOptions) => {
   const handle = jobEffect(job)
-  // The pool validates the timeout: a malformed one fails the run with InvalidPoolOptions.
-  return WorkerPool.make({ handler: (_: void) => handle, concurrency, timeout: timeout as Duration.Input | undefined })
+  // The pool validates its options: a malformed timeout or rate limit fails the run with InvalidPoolOptions.
+  return WorkerPool.make({
+    handler: (_: void) => handle,
+    concurrency,
+    timeout: timeout as Duration.Input | undefined,
+    retry: retry === undefined ? undefined : Schedule.recurs(retry),
+    rateLimit: rateLimit === undefined
+      ? undefined
+      : { limit: rateLimit.limit, interval: rateLimit.interval as Duration.Input },
+    metrics
+  })
+}
+
+/**
+ * The options of the jobs, taken in turn, one per job (`undefined`: the jobs have none): priorities cycling through
+ * `1..priorities`, keys through `keys` distinct strings. Built before the measurement, so that submitting a job
+ * allocates nothing for its options.
+ */
+const jobOptionsCycle = (
+  { keys, priorities }: BatchOptions
+): ReadonlyArray<WorkerPoolModule.JobOptions> | undefined => {
+  if (keys === undefined && priorities === undefined) return undefined
+  return Array.from({ length: (keys ?? 1) * (priorities ?? 1) }, (_, i) => ({
+    ...(priorities === undefined ? {} : { priority: 1 + (i % priorities) }),
+    ...(keys === undefined ? {} : { key: `key-${i % keys}` })
+  }))
 }
 
 /** Builds a pool in a scope of its own, for callers outside Effect; `close` drains it. */
 const openPool = async <I, A, E>(
-  make: Effect.Effect<WorkerPool.WorkerPool<I, A, E>, unknown, Scope.Scope>
-): Promise<{ readonly pool: WorkerPool.WorkerPool<I, A, E>; readonly close: () => Promise<void> }> => {
+  make: Effect.Effect<WorkerPoolModule.WorkerPool<I, A, E>, unknown, Scope.Scope>
+): Promise<{ readonly pool: WorkerPoolModule.WorkerPool<I, A, E>; readonly close: () => Promise<void> }> => {
   const scope = Effect.runSync(Scope.make())
   const pool = await Effect.runPromise(Scope.provide(make, scope))
   return { pool, close: () => Effect.runPromise(Scope.close(scope, Exit.void)) }
@@ -82,17 +118,27 @@ export const effectForEach: Implementation = {
 const executeBatch = (submitters: (concurrency: number) => number): Batch => (options) =>
   Effect.runPromise(Effect.scoped(Effect.gen(function*() {
     const pool = yield* makePool(options)
+    const cycle = jobOptionsCycle(options)
     let remaining = options.jobs
+    let next = 0 // the job's place in `cycle`
     const submitter = Effect.whileLoop({
       while: () => remaining > 0,
-      body: () => {
-        remaining--
-        return pool.execute()
-      },
+      body: cycle === undefined
+        ? () => {
+          remaining--
+          return pool.execute()
+        }
+        : () => {
+          remaining--
+          const jobOptions = cycle[next]
+          next = next + 1 === cycle.length ? 0 : next + 1
+          return pool.execute(undefined, jobOptions)
+        },
       step: () => {}
     })
     const fibers = Array.from({ length: submitters(options.concurrency) })
-    return yield* timed(Effect.forEach(fibers, () => submitter, { concurrency: "unbounded", discard: true }))
+    const submitting = options.traced === true ? Effect.withSpan(submitter, "submitter") : submitter
+    return yield* timed(Effect.forEach(fibers, () => submitting, { concurrency: "unbounded", discard: true }))
   })))
 
 export const poolExecute: Implementation = {
@@ -118,10 +164,13 @@ export const poolSubmit: Implementation = {
   batch: (options) =>
     Effect.runPromise(Effect.scoped(Effect.gen(function*() {
       const pool = yield* makePool(options)
+      const cycle = jobOptionsCycle(options)
       const { jobs } = options
-      const handles: Array<WorkerPool.JobHandle<void, unknown>> = new Array(jobs)
+      const handles: Array<WorkerPoolModule.JobHandle<void, unknown>> = new Array(jobs)
       return yield* timed(Effect.gen(function*() {
-        for (let i = 0; i < jobs; i++) handles[i] = yield* pool.submit()
+        for (let i = 0; i < jobs; i++) {
+          handles[i] = yield* (cycle === undefined ? pool.submit() : pool.submit(undefined, cycle[i % cycle.length]))
+        }
         for (let i = 0; i < jobs; i++) yield* handles[i].await
       }))
     }))),
