@@ -918,6 +918,8 @@ export const make = <I, A, E, R>(
         "WorkerPool.job",
         {
           parent: job.parent!,
+          // the span is the pool's, not a place in the user's code: no stack trace to capture
+          captureStackTrace: false,
           attributes: {
             "worker_pool.name": name,
             "worker_pool.job.id": job.id,
