@@ -35,6 +35,7 @@ describe("options", () => {
     ["name", { name: "" }, ""],
     ["rateLimit.limit", { rateLimit: { limit: 0, interval: "1 second" } }, 0],
     ["rateLimit.limit", { rateLimit: { limit: 2.5, interval: "1 second" } }, 2.5],
+    ["rateLimit.limit", { rateLimit: { limit: 1e9, interval: "1 second" } }, 1e9],
     ["rateLimit.interval", { rateLimit: { limit: 5, interval: 0 } }, 0],
     ["rateLimit.interval", { rateLimit: { limit: 5, interval: "Infinity" } }, "Infinity"],
     ["retry", { retry: { schedule: "often" } as unknown as WorkerPool.Retry<never> }, { schedule: "often" }],

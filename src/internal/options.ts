@@ -122,7 +122,16 @@ export const resolveSettings = (
     let rateLimit: ResolvedSettings["rateLimit"] = undefined
     if (options.rateLimit !== undefined) {
       const { interval, limit } = (options.rateLimit ?? {}) as Partial<RateLimit>
-      if (!isPositiveInteger(limit)) return invalid("rateLimit.limit", limit, "must be an integer of at least 1")
+      if (!isPositiveInteger(limit) || (limit as number) > maxRateLimit) {
+        return invalid(
+          "rateLimit.limit",
+          limit,
+          `must be an integer from 1 to ${
+            maxRateLimit.toLocaleString("en-US")
+          } (the limiter keeps one start time per ` +
+            "allowed start: for more, use a shorter interval)"
+        )
+      }
       const intervalMillis = durationMillis(interval)
       if (intervalMillis === undefined || intervalMillis <= 0 || intervalMillis === Infinity) {
         return invalid("rateLimit.interval", interval, "must be a positive, finite duration")
@@ -271,5 +280,8 @@ export const durationMillis = (input: unknown): number | undefined => {
   const millis = Duration.toMillis(duration.value)
   return Number.isNaN(millis) ? undefined : millis
 }
+
+/** The largest `rateLimit.limit`: its log of start times takes 8 bytes per allowed start (80 MB here). */
+const maxRateLimit = 10_000_000
 
 const isPositiveInteger = (n: unknown): boolean => typeof n === "number" && Number.isInteger(n) && n >= 1
