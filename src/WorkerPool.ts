@@ -521,9 +521,10 @@ const fromCore = <I, A, E>(core: internal.Core<I, A, E>): WorkerPool<I, A, E> =>
 
 /**
  * Runs one job per input and collects the results in order. Each input has a fiber of its own (as in
- * `Effect.forEach`) that submits its job, so the jobs queue in input order, and joins it. A failure (with
- * `failFast`) or an interruption cancels the whole group at once, from the fiber that sees it first: the jobs that
- * have not started first, so that none of them starts on a worker the running ones free.
+ * `Effect.forEach`) that submits its job, so the jobs queue in input order, and joins it (interrupting a joiner does
+ * not cancel its job). The group is cancelled in one sweep, the jobs that have not started first, so that none of
+ * them starts on a worker the running ones free: by the first failure's own fiber (with `failFast`), or once the
+ * group has ended otherwise (an interruption, a submission turned away).
  */
 const executeAll = <I, A, E>(
   core: internal.Core<I, A, E>,
@@ -545,7 +546,7 @@ const executeAll = <I, A, E>(
       Effect.flatMap(restore(core.submit(input, jobOptions)), (job) => {
         jobs.push(job)
         if (cancelled) return Effect.andThen(core.cancelAll([job]), Effect.interrupt)
-        return Effect.exit(Effect.onInterrupt(restore(core.join(job)), () => cancelGroup)).pipe(
+        return Effect.exit(restore(core.join(job))).pipe(
           Effect.tap((exit) => {
             if (!failFast || Exit.isSuccess(exit) || cancelled) return Effect.void
             failure = exit.cause

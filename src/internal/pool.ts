@@ -462,10 +462,11 @@ export const make = <I, A, E, R>(
 
     /** Makes a queued job ready, unless its key belongs to another job: then it waits for the key. */
     const enqueue = (job: Job<I, A, E>): void => {
-      if (job.key !== undefined) {
-        const lane = keys.get(job.key)
+      const extra = job.extra
+      if (extra !== undefined && extra.key !== undefined) {
+        const lane = keys.get(extra.key)
         if (lane === undefined) {
-          keys.set(job.key, { holder: job, waiting: MutableList.make(), tombstones: 0 })
+          keys.set(extra.key, { holder: job, waiting: MutableList.make(), tombstones: 0 })
         } else if (lane.holder !== job) {
           job.state = KEYED
           MutableList.append(lane.waiting, job)
@@ -474,7 +475,6 @@ export const make = <I, A, E, R>(
       }
       job.state = QUEUED
       ready++
-      const extra = job.extra
       if ((extra === undefined || (extra.priority === 0 && extra.key === undefined)) && job.attempt === 1) {
         MutableList.append(backlog, job)
       } else ordered.push(job)
