@@ -278,6 +278,25 @@ class Waiter<I> extends Effectable.Class<void> {
   }
 }
 
+/**
+ * What an `execute` caller interrupted while its job is in the pool runs: it cancels the job and waits for it to
+ * settle. One object per call, which is its own effect, so that a call allocates no closure for it.
+ */
+class CancelOnInterrupt<I, A, E> extends Effectable.Class<void> {
+  readonly job: Job<I, A, E>
+  readonly cancel: (job: Job<I, A, E>, by: number) => Effect.Effect<void>
+
+  constructor(job: Job<I, A, E>, cancel: (job: Job<I, A, E>, by: number) => Effect.Effect<void>) {
+    super()
+    this.job = job
+    this.cancel = cancel
+  }
+
+  asEffect(): Effect.Effect<void> {
+    return this.cancel(this.job, Fiber.getCurrent()?.id ?? -1)
+  }
+}
+
 /** @internal */
 export interface Core<I, A, E> {
   readonly name: string
@@ -914,21 +933,26 @@ export const make = <I, A, E, R>(
     /**
      * A worker: one fiber that runs jobs one after the other. `step` is built once per worker: it takes the next
      * job and runs its handler inside a `matchCauseEffect` frame, so a job is begun only once that frame is in
-     * place. The fiber is uninterruptible except while it runs a handler or waits idle: an interruption of the
-     * worker (cancel, timeout, shutdown) therefore interrupts the handler and then reaches `finish`, and one that
-     * arrives during bookkeeping takes effect when the handler starts.
+     * place. The fiber is uninterruptible except while it takes a job and runs its handler, or waits idle: an
+     * interruption of the worker (cancel, timeout, shutdown) therefore interrupts the handler and then reaches
+     * `finish`, which runs uninterruptibly (an interrupted fiber skips recovery frames while interruptible), and one
+     * that arrives during bookkeeping takes effect when the next handler starts.
      */
     const worker = (slot: Slot): Effect.Effect<void, never, R> => {
-      const take: Effect.Effect<A | typeof NoJob, E, R> = Effect.suspend((): Effect.Effect<A | typeof NoJob, E, R> => {
-        const job = slot.job ?? next(slot)
-        if (job === undefined) return noJob
-        const effect = run(job.input, job)
-        return Effect.interruptible(
-          job.extra === undefined || job.extra.parent === undefined ? effect : traced(job, effect)
-        )
-      })
-      const onSuccess = (value: A | typeof NoJob): Effect.Effect<void, never, R> => {
-        if (value !== NoJob) return finish(slot.job!, slot, Exit.succeed(value)) ? step : Effect.void
+      // Built once per worker, so that running a job allocates no wrapper around its handler.
+      const take: Effect.Effect<A | typeof NoJob, E, R> = Effect.interruptible(
+        Effect.suspend((): Effect.Effect<A | typeof NoJob, E, R> => {
+          const job = slot.job ?? next(slot)
+          if (job === undefined) return noJob
+          const effect = run(job.input, job)
+          return job.extra === undefined || job.extra.parent === undefined ? effect : traced(job, effect)
+        })
+      )
+      // `Effect.exit` hands on the handler's own exit, which settles the job as it is.
+      const afterTake = (exit: Exit.Exit<A | typeof NoJob, E>): Effect.Effect<void, never, R> => {
+        const job = slot.job
+        if (job !== undefined) return finish(job, slot, exit as Exit.Exit<A, E>) ? step : Effect.void
+        if (Exit.isFailure(exit)) return Effect.failCause(exit.cause as Cause.Cause<never>)
         if (lifecycle === "stopping" || lifecycle === "closed") return Effect.void
         if (workers > maxWorkers) {
           release(slot)
@@ -936,12 +960,7 @@ export const make = <I, A, E, R>(
         }
         return idleThenStep
       }
-      const onFailure = (cause: Cause.Cause<E>): Effect.Effect<void, never, R> => {
-        const job = slot.job
-        if (job === undefined) return Effect.failCause(cause as Cause.Cause<never>)
-        return finish(job, slot, Exit.failCause(cause)) ? step : Effect.void
-      }
-      const step: Effect.Effect<void, never, R> = Effect.matchCauseEffect(take, { onSuccess, onFailure })
+      const step: Effect.Effect<void, never, R> = Effect.flatMap(Effect.exit(take), afterTake)
       const waitForJob = Effect.interruptible(Effect.callback<void>((resume) => {
         slot.resume = resume
         idle.push(slot)
@@ -1016,10 +1035,12 @@ export const make = <I, A, E, R>(
       if (i >= 0) idle.splice(i, 1)
     }
 
-    /** Wakes an idle worker, which takes the head of the backlog at once (inline). */
-    const wake = (slot: Slot): void => {
+    /** Wakes the idle worker on top of the stack, which takes the head of the backlog at once (inline). */
+    const wakeTop = (): void => {
+      const slot = idle.pop()!
       const resume = slot.resume!
-      leaveIdle(slot)
+      slot.resume = undefined
+      if (slot.heapIndex >= 0) idleDeadlines.remove(slot)
       resume(Exit.void)
     }
 
@@ -1027,8 +1048,7 @@ export const make = <I, A, E, R>(
     const dispatch = (): void => {
       while (ready > 0 && !paused && (lifecycle === "open" || lifecycle === "draining")) {
         if (starts !== undefined && !rateAllows()) return
-        const slot = idle[idle.length - 1]
-        if (slot !== undefined) wake(slot)
+        if (idle.length > 0) wakeTop()
         else if (workers < maxWorkers) addWorker()
         else return
       }
@@ -1268,7 +1288,7 @@ export const make = <I, A, E, R>(
           return
         }
         if (result.state === DONE) return
-        return Effect.withFiber((fiber) => cancelAndAwait(result, fiber.id))
+        return new CancelOnInterrupt(result, cancelAndAwait)
       })
 
     const join = (job: Job<I, A, E>): Effect.Effect<A, E | PoolErrorOfJob> =>
