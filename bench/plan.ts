@@ -4,7 +4,7 @@
  */
 import type { ImplementationName } from "./impls/contract.ts"
 
-export type Group = "throughput" | "options" | "scale" | "latency" | "timers" | "memory"
+export type Group = "throughput" | "warm" | "options" | "scale" | "latency" | "timers" | "memory"
 export type Script = "batch" | "latency" | "memory"
 
 export interface Case {
@@ -64,6 +64,8 @@ export const quickSizes: Sizes = {
 }
 
 export const throughputConcurrencies = [1, 8, 64, 1024] as const
+/** The concurrencies of the throughput case on a long-lived instance. */
+export const warmConcurrencies = [8, 64] as const
 export const scaleConcurrency = 10_000
 export const timerConcurrency = 100
 export const timerMillis = 10
@@ -170,6 +172,18 @@ export const makePlan = (sizes: Sizes): Array<Case> => {
         variant: `C=${concurrency}`,
         script: "batch",
         args: { jobs: sizes.throughputJobs, concurrency },
+        runs: sizes.runs
+      })
+    }
+  }
+  for (const impl of batchImplementations) {
+    for (const concurrency of warmConcurrencies) {
+      add({
+        group: "warm",
+        impl,
+        variant: `C=${concurrency}`,
+        script: "batch",
+        args: { jobs: sizes.throughputJobs, concurrency, instance: "warm" },
         runs: sizes.runs
       })
     }

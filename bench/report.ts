@@ -23,7 +23,8 @@ import {
   scaleConcurrency,
   throughputConcurrencies,
   timerConcurrency,
-  timerMillis
+  timerMillis,
+  warmConcurrencies
 } from "./plan.ts"
 
 const rootDir = path.dirname(path.dirname(fileURLToPath(import.meta.url)))
@@ -283,6 +284,30 @@ export const renderReport = (
         "busy and jobs queued, the queue (default capacity 1024) never full. \"Queue full\": `2C + 1024` submitters, " +
         "so that `C` of them always wait for room (overflow `\"suspend\"`, the default). `submit` + `await`: one " +
         "producer submits every job (waiting for room when the queue is full), then awaits each handle."
+    )
+  }
+
+  const warm = sizesOf("warm")
+  if (warm !== undefined) {
+    lines.push("")
+    lines.push(
+      `## Throughput on a long-lived instance: ${Number(warm.args.jobs).toLocaleString("en-US")} no-op async jobs, ` +
+        `thousand jobs/s (${runsOf("warm")} runs)`
+    )
+    lines.push("")
+    lines.push(table(
+      ["implementation", ...warmConcurrencies.map((c) => `C=${c}`)],
+      implsOf("warm").map((impl) => [
+        label[impl],
+        ...warmConcurrencies.map((c) => cell(find(`warm/${impl}/C=${c}`), "kjobsPerSecond"))
+      ])
+    ))
+    lines.push("")
+    lines.push(
+      "The jobs and drivers of the throughput case, but the warm-up pass (as many jobs as the measured one) runs " +
+        "through the very pool, queue or limiter that is then measured, as a service keeps one for its lifetime. In " +
+        "the throughput table each pass has an instance of its own. fastq recycles its task objects (`reusify`), so " +
+        "on an instance that has already held every job of a pass it allocates no new ones."
     )
   }
 

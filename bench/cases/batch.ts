@@ -3,8 +3,13 @@
  * cost-of-options cases.
  *
  * Arguments: `--impl`, `--jobs`, `--concurrency`, `--sleep` (milliseconds each job sleeps; 0 or absent for the
- * async no-op), `--warmup` (jobs of a first, unmeasured pass; default `min(jobs, 20000)`), and the pool's options
- * of the cost-of-options case (the other implementations ignore them):
+ * async no-op), `--instance` and `--warmup`, and the pool's options of the cost-of-options case (the other
+ * implementations ignore them):
+ *
+ * - `--instance=fresh` (the default): a first, unmeasured pass of `--warmup` jobs (default `min(jobs, 20000)`) runs
+ *   on an instance (pool, queue, limiter) of its own; the measured pass runs on a new one;
+ * - `--instance=warm`: both passes run on one instance, the first of `--warmup` jobs (default `jobs`), as a service
+ *   keeps one pool for its lifetime;
  *
  * - `--timeout`: the pool's default job timeout, e.g. `1 minute`;
  * - `--retry=N`: the pool's `retry` is `Schedule.recurs(N)`;
@@ -37,9 +42,16 @@ main(async () => {
     metrics: args.metrics === undefined ? undefined : args.metrics !== "false",
     traced: args.traced === "true"
   }
-  const warmup = numberArg("warmup", Math.min(jobs, 20_000))
-  if (warmup > 0) await implementation.batch({ ...options, jobs: warmup })
-  collectGarbage()
-  const millis = await implementation.batch({ ...options, jobs })
+  const instance = args.instance ?? "fresh"
+  let millis: number
+  if (instance === "fresh") {
+    const warmup = numberArg("warmup", Math.min(jobs, 20_000))
+    if (warmup > 0) await implementation.batch({ ...options, jobs: warmup }, 0, () => {})
+    millis = await implementation.batch({ ...options, jobs }, 0, collectGarbage)
+  } else if (instance === "warm") {
+    millis = await implementation.batch({ ...options, jobs }, numberArg("warmup", jobs), collectGarbage)
+  } else {
+    throw new Error(`--instance must be fresh or warm, not ${JSON.stringify(instance)}`)
+  }
   return { millis, kjobsPerSecond: jobs / millis }
 })

@@ -38,8 +38,24 @@ export interface BatchOptions {
   readonly traced?: boolean | undefined
 }
 
-/** Runs `jobs` jobs at `concurrency`. Resolves with the milliseconds the jobs took, set-up and tear-down excluded. */
-export type Batch = (options: BatchOptions) => Promise<number>
+/**
+ * Makes one instance (a pool, a queue, a limiter), runs `warmup` jobs through it, calls `between` (the case collects
+ * garbage there), then runs `jobs` jobs through the same instance at `concurrency`, as a service keeps one pool for
+ * its lifetime. Resolves with the milliseconds the second pass took, set-up and tear-down excluded.
+ */
+export type Batch = (options: BatchOptions, warmup: number, between: () => void) => Promise<number>
+
+/** The two passes of a batch on one instance: `pass(n)` runs `n` jobs and resolves with the milliseconds it took. */
+export const warmThenMeasure = async (
+  pass: (jobs: number) => Promise<number>,
+  jobs: number,
+  warmup: number,
+  between: () => void
+): Promise<number> => {
+  if (warmup > 0) await pass(warmup)
+  between()
+  return pass(jobs)
+}
 
 /** A queue that takes jobs from plain JavaScript callers. */
 export interface Stream {

@@ -86,6 +86,19 @@ const jobOptionsCycle = (
   }))
 }
 
+/** The two passes of a batch on one instance (see `Batch`), for the implementations written as effects. */
+const twoPasses = <E>(
+  pass: (jobs: number) => Effect.Effect<number, E>,
+  jobs: number,
+  warmup: number,
+  between: () => void
+): Effect.Effect<number, E> =>
+  Effect.gen(function*() {
+    if (warmup > 0) yield* pass(warmup)
+    between()
+    return yield* pass(jobs)
+  })
+
 /** Builds a pool in a scope of its own, for callers outside Effect; `close` drains it. */
 const openPool = async <I, A, E>(
   make: Effect.Effect<WorkerPoolModule.WorkerPool<I, A, E>, unknown, Scope.Scope>
@@ -100,10 +113,16 @@ const openPool = async <I, A, E>(
 // -----------------------------------------------------------------------------
 
 export const effectForEach: Implementation = {
-  batch: ({ concurrency, job, jobs }) => {
-    const items = Array.from({ length: jobs })
+  batch: ({ concurrency, job, jobs }, warmup, between) => {
     const run = jobEffect(job)
-    return Effect.runPromise(timed(Effect.forEach(items, () => run, { concurrency, discard: true })))
+    return Effect.runPromise(
+      twoPasses(
+        (count) => timed(Effect.forEach(Array.from({ length: count }), () => run, { concurrency, discard: true })),
+        jobs,
+        warmup,
+        between
+      )
+    )
   }
 }
 
@@ -115,11 +134,11 @@ export const effectForEach: Implementation = {
  * Drives the pool with `submitters(concurrency)` fibers, each looping `execute` until the shared job count is used
  * up.
  */
-const executeBatch = (submitters: (concurrency: number) => number): Batch => (options) =>
+const executeBatch = (submitters: (concurrency: number) => number): Batch => (options, warmup, between) =>
   Effect.runPromise(Effect.scoped(Effect.gen(function*() {
     const pool = yield* makePool(options)
     const cycle = jobOptionsCycle(options)
-    let remaining = options.jobs
+    let remaining = 0
     let next = 0 // the job's place in `cycle`
     const submitter = Effect.whileLoop({
       while: () => remaining > 0,
@@ -138,7 +157,12 @@ const executeBatch = (submitters: (concurrency: number) => number): Batch => (op
     })
     const fibers = Array.from({ length: submitters(options.concurrency) })
     const submitting = options.traced === true ? Effect.withSpan(submitter, "submitter") : submitter
-    return yield* timed(Effect.forEach(fibers, () => submitting, { concurrency: "unbounded", discard: true }))
+    const pass = (count: number) =>
+      Effect.suspend(() => {
+        remaining = count
+        return timed(Effect.forEach(fibers, () => submitting, { concurrency: "unbounded", discard: true }))
+      })
+    return yield* twoPasses(pass, options.jobs, warmup, between)
   })))
 
 export const poolExecute: Implementation = {
@@ -161,18 +185,19 @@ export const poolExecuteBackpressure: Implementation = {
 }
 
 export const poolSubmit: Implementation = {
-  batch: (options) =>
+  batch: (options, warmup, between) =>
     Effect.runPromise(Effect.scoped(Effect.gen(function*() {
       const pool = yield* makePool(options)
       const cycle = jobOptionsCycle(options)
-      const { jobs } = options
-      const handles: Array<WorkerPoolModule.JobHandle<void, unknown>> = new Array(jobs)
-      return yield* timed(Effect.gen(function*() {
-        for (let i = 0; i < jobs; i++) {
-          handles[i] = yield* (cycle === undefined ? pool.submit() : pool.submit(undefined, cycle[i % cycle.length]))
-        }
-        for (let i = 0; i < jobs; i++) yield* handles[i].await
-      }))
+      const pass = (count: number) =>
+        timed(Effect.gen(function*() {
+          const handles: Array<WorkerPoolModule.JobHandle<void, unknown>> = new Array(count)
+          for (let i = 0; i < count; i++) {
+            handles[i] = yield* (cycle === undefined ? pool.submit() : pool.submit(undefined, cycle[i % cycle.length]))
+          }
+          for (let i = 0; i < count; i++) yield* handles[i].await
+        }))
+      return yield* twoPasses(pass, options.jobs, warmup, between)
     }))),
   backlog: async (capacity): Promise<Backlog> => {
     const latch = Latch.makeUnsafe(false)

@@ -8,7 +8,7 @@
 import makeFastq from "fastq"
 import createLimit from "p-limit"
 import PQueue from "p-queue"
-import type { Backlog, Implementation, JobKind, Stream } from "./contract.ts"
+import { type Backlog, type Implementation, type JobKind, type Stream, warmThenMeasure } from "./contract.ts"
 
 const asyncNoop = async (): Promise<void> => {}
 
@@ -38,20 +38,28 @@ const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(reso
 
 /** `concurrency` async loops pulling from a shared counter: what running the jobs costs with no queue at all. */
 export const floor: Implementation = {
-  batch: async ({ concurrency, job, jobs }) => {
+  batch: ({ concurrency, job, jobs }, warmup, between) => {
     const run = jobFunction(job)
-    let remaining = jobs
+    let remaining = 0
     const lane = async (): Promise<void> => {
       while (remaining > 0) {
         remaining--
         await run()
       }
     }
-    const lanes: Array<Promise<void>> = []
-    const start = performance.now()
-    for (let i = 0; i < concurrency; i++) lanes.push(lane())
-    await Promise.all(lanes)
-    return elapsedSince(start)
+    return warmThenMeasure(
+      async (count) => {
+        remaining = count
+        const lanes: Array<Promise<void>> = []
+        const start = performance.now()
+        for (let i = 0; i < concurrency; i++) lanes.push(lane())
+        await Promise.all(lanes)
+        return elapsedSince(start)
+      },
+      jobs,
+      warmup,
+      between
+    )
   }
 }
 
@@ -95,14 +103,21 @@ const makeSemaphore = (permits: number) => {
 }
 
 export const semaphore: Implementation = {
-  batch: async ({ concurrency, job, jobs }) => {
+  batch: ({ concurrency, job, jobs }, warmup, between) => {
     const run = jobFunction(job)
     const withPermit = makeSemaphore(concurrency)
-    const start = performance.now()
-    const results: Array<Promise<void>> = new Array(jobs)
-    for (let i = 0; i < jobs; i++) results[i] = withPermit(run)
-    await Promise.all(results)
-    return elapsedSince(start)
+    return warmThenMeasure(
+      async (count) => {
+        const start = performance.now()
+        const results: Array<Promise<void>> = new Array(count)
+        for (let i = 0; i < count; i++) results[i] = withPermit(run)
+        await Promise.all(results)
+        return elapsedSince(start)
+      },
+      jobs,
+      warmup,
+      between
+    )
   }
 }
 
@@ -111,13 +126,20 @@ export const semaphore: Implementation = {
 // -----------------------------------------------------------------------------
 
 export const fastq: Implementation = {
-  batch: async ({ concurrency, job, jobs }) => {
+  batch: ({ concurrency, job, jobs }, warmup, between) => {
     const run = jobFunction(job)
     const queue = makeFastq.promise((_: number) => run(), concurrency)
-    const start = performance.now()
-    for (let i = 0; i < jobs; i++) void queue.push(i)
-    await queue.drained()
-    return elapsedSince(start)
+    return warmThenMeasure(
+      async (count) => {
+        const start = performance.now()
+        for (let i = 0; i < count; i++) void queue.push(i)
+        await queue.drained()
+        return elapsedSince(start)
+      },
+      jobs,
+      warmup,
+      between
+    )
   },
   stream: async (concurrency): Promise<Stream> => {
     const queue = makeFastq.promise((_: number) => asyncNoop(), concurrency)
@@ -146,14 +168,21 @@ export const fastq: Implementation = {
 // -----------------------------------------------------------------------------
 
 export const pLimit: Implementation = {
-  batch: async ({ concurrency, job, jobs }) => {
+  batch: ({ concurrency, job, jobs }, warmup, between) => {
     const run = jobFunction(job)
     const limit = createLimit(concurrency)
-    const start = performance.now()
-    const results: Array<Promise<void>> = new Array(jobs)
-    for (let i = 0; i < jobs; i++) results[i] = limit(run)
-    await Promise.all(results)
-    return elapsedSince(start)
+    return warmThenMeasure(
+      async (count) => {
+        const start = performance.now()
+        const results: Array<Promise<void>> = new Array(count)
+        for (let i = 0; i < count; i++) results[i] = limit(run)
+        await Promise.all(results)
+        return elapsedSince(start)
+      },
+      jobs,
+      warmup,
+      between
+    )
   },
   backlog: async (): Promise<Backlog> => {
     const blocker = gate()
@@ -173,13 +202,20 @@ export const pLimit: Implementation = {
 // -----------------------------------------------------------------------------
 
 export const pQueue: Implementation = {
-  batch: async ({ concurrency, job, jobs }) => {
+  batch: ({ concurrency, job, jobs }, warmup, between) => {
     const run = jobFunction(job)
     const queue = new PQueue({ concurrency })
-    const start = performance.now()
-    for (let i = 0; i < jobs; i++) void queue.add(run)
-    await queue.onIdle()
-    return elapsedSince(start)
+    return warmThenMeasure(
+      async (count) => {
+        const start = performance.now()
+        for (let i = 0; i < count; i++) void queue.add(run)
+        await queue.onIdle()
+        return elapsedSince(start)
+      },
+      jobs,
+      warmup,
+      between
+    )
   },
   stream: async (concurrency): Promise<Stream> => {
     const queue = new PQueue({ concurrency })
