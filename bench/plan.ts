@@ -33,6 +33,11 @@ export interface Sizes {
   readonly processTimeoutMillis: number
   /** how long, in all, the suite may wait for other processes to leave the machine quiet before a run */
   readonly quietWaitMillis: number
+  /**
+   * Whether the long-lived-instance group runs every batch implementation at every concurrency, or only the pool
+   * and the two peers of the targets at C=8 (to keep the quick mode quick).
+   */
+  readonly warmGroup: "all" | "targets"
 }
 
 export const fullSizes: Sizes = {
@@ -46,7 +51,8 @@ export const fullSizes: Sizes = {
   memoryJobs: 1_000_000,
   memoryRuns: 3,
   processTimeoutMillis: 180_000,
-  quietWaitMillis: 240_000
+  quietWaitMillis: 240_000,
+  warmGroup: "all"
 }
 
 export const quickSizes: Sizes = {
@@ -55,12 +61,13 @@ export const quickSizes: Sizes = {
   scaleJobs: 50_000,
   scaleRuns: 2,
   timerJobs: 1_000,
-  latencySeconds: 1,
+  latencySeconds: 0.5,
   latencyWarmup: 0.2,
   memoryJobs: 100_000,
   memoryRuns: 2,
   processTimeoutMillis: 60_000,
-  quietWaitMillis: 10_000
+  quietWaitMillis: 10_000,
+  warmGroup: "targets"
 }
 
 export const throughputConcurrencies = [1, 8, 64, 1024] as const
@@ -133,6 +140,7 @@ const throughputImplementations: ReadonlyArray<ImplementationName> = [
   ...batchImplementations,
   "pool-execute-backpressure"
 ]
+const warmTargetImplementations: ReadonlyArray<ImplementationName> = ["fastq", "p-queue", "pool-execute"]
 const latencyImplementations: ReadonlyArray<ImplementationName> = ["fastq", "p-queue", "pool-execute"]
 const memoryImplementations: ReadonlyArray<ImplementationName> = ["fastq", "p-limit", "p-queue", "pool-submit"]
 
@@ -176,8 +184,9 @@ export const makePlan = (sizes: Sizes): Array<Case> => {
       })
     }
   }
-  for (const impl of batchImplementations) {
-    for (const concurrency of warmConcurrencies) {
+  const warmTargets = sizes.warmGroup === "targets"
+  for (const impl of warmTargets ? warmTargetImplementations : batchImplementations) {
+    for (const concurrency of warmTargets ? warmConcurrencies.slice(0, 1) : warmConcurrencies) {
       add({
         group: "warm",
         impl,
