@@ -331,6 +331,30 @@ describe("WorkerPool", () => {
         assert.strictEqual((yield* pool.stats).succeeded, 1)
       }))
 
+    it.effect("a job cancelled after its worker took it, before its handler started, never starts", () =>
+      Effect.gen(function*() {
+        const starts: Array<string> = []
+        const pool = yield* WorkerPool.make({
+          handler: (id: string) =>
+            Effect.sync(() => starts.push(id)).pipe(Effect.andThen(Effect.sleep(10)), Effect.as(id)),
+          concurrency: 1
+        })
+        let second: WorkerPool.JobHandle<string, unknown> | undefined
+        // The worker takes "b" as "a" finishes, then hands "a"'s result to its caller, which cancels "b" at once.
+        const caller = yield* fork(pool.execute("a").pipe(Effect.andThen(Effect.suspend(() => second!.interrupt))))
+        second = yield* pool.submit("b")
+        yield* TestClock.adjust(10)
+        yield* Fiber.join(caller)
+        assert.isTrue(Exit.hasInterrupts(Option.getOrThrow(yield* second.poll)))
+        const third = yield* fork(pool.execute("c"))
+        yield* TestClock.adjust(10)
+        assert.strictEqual(yield* Fiber.join(third), "c")
+        assert.deepStrictEqual(starts, ["a", "c"])
+        const stats = yield* pool.stats
+        assert.strictEqual(stats.cancelled, 1)
+        assert.strictEqual(stats.workers, 1)
+      }))
+
     it.effect("handle.interrupt on a running job returns after its finalizers ran", () =>
       Effect.gen(function*() {
         const log: Array<string> = []
