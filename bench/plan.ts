@@ -107,9 +107,10 @@ export const optionVariants: ReadonlyArray<OptionVariant> = [
   // every job goes through the priority heap instead of the FIFO backlog
   { variant: "priority 1 or 2", label: "every job a `priority`, 1 and 2 in turn", args: { priorities: 2 } },
   // At most 16 jobs are in flight (C + C submitters), so no two of them share a key; but every job opens its key's
-  // lane and closes it, and goes through the priority heap.
+  // lane and closes it.
   { variant: "key of 1000", label: "every job a `key`, 1,000 keys in turn", args: { keys: 1000 } },
-  // As many keys as workers, and two jobs in flight per key: half the jobs wait for their key's previous job.
+  // As many keys as workers, and two jobs in flight per key: half the jobs wait for their key's previous job (and
+  // then go through the priority heap, in submission order).
   { variant: "key of 8", label: "every job a `key`, 8 keys in turn", args: { keys: 8 } },
   // Never blocks: a job is held back only when `limit` jobs started within one `interval`, and the clock counts
   // whole milliseconds, so this allows 100,000 starts per millisecond, over 100 times what the pool reaches; the

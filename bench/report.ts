@@ -344,8 +344,8 @@ export const renderReport = (
     lines.push(
       "The same `execute` loop as the throughput case, with one option at a time, against the plain pool measured in " +
         "the same rounds; the ratio is of the medians. No option changes what the jobs do: none fails, times out " +
-        "or is held back by the rate limit. A `key` or a `priority` other than 0 puts the job in the priority heap " +
-        "instead of the FIFO backlog."
+        "or is held back by the rate limit. A `priority` other than 0 puts the job in the priority heap instead of " +
+        "the FIFO backlog, and so does waiting for its `key`."
     )
   }
 

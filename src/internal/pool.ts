@@ -217,13 +217,19 @@ interface Slot extends Timed {
 
 const untimed = (): Timed => ({ deadline: 0, heapIndex: -1, heapSeq: 0 })
 
-/** The jobs of one key: the one that may run (`holder`) and the later ones, in submission order. */
+/**
+ * The jobs of one key: the one that may run (`holder`; none while the lane waits to be reused for another key) and
+ * the later ones, in submission order.
+ */
 interface KeyLane<J> {
-  holder: J
+  holder: J | undefined
   readonly waiting: MutableList.MutableList<J>
   /** jobs in `waiting` cancelled or dropped before their turn */
   tombstones: number
 }
+
+/** How many lanes of keys with no job left a pool keeps for reuse. */
+const maxFreeLanes = 1024
 
 /** Whether queued job `a` starts before `b`: higher priority first, then lower rank. */
 const isBefore = (a: Job<any, any, any>, b: Job<any, any, any>): boolean =>
@@ -363,6 +369,9 @@ export const make = <I, A, E, R>(
     // Per-key ordering: a key's `holder` is its one job that is ready, running or waiting to retry; the key's later
     // jobs wait in `waiting` (submission order) and are not ready until the key passes to them.
     const keys = new Map<string, KeyLane<Job<I, A, E>>>()
+    // Lanes of keys that have no job left, kept for the next keys: most keys hold one job at a time, and opening a
+    // lane then allocates nothing.
+    const freeLanes: Array<KeyLane<Job<I, A, E>>> = []
     const retries = new DeadlineHeap<Job<I, A, E>>() // jobs waiting for their next attempt
     const poolRetry = settings.retry === undefined ? undefined : resolveRetry(settings.retry)
     const waiters = MutableList.make<Waiter<I>>()
@@ -485,7 +494,13 @@ export const make = <I, A, E, R>(
       if (extra !== undefined && extra.key !== undefined) {
         const lane = keys.get(extra.key)
         if (lane === undefined) {
-          keys.set(extra.key, { holder: job, waiting: MutableList.make(), tombstones: 0 })
+          const free = freeLanes.pop()
+          if (free === undefined) {
+            keys.set(extra.key, { holder: job, waiting: MutableList.make(), tombstones: 0 })
+          } else {
+            free.holder = job
+            keys.set(extra.key, free)
+          }
         } else if (lane.holder !== job) {
           job.state = KEYED
           MutableList.append(lane.waiting, job)
@@ -494,7 +509,10 @@ export const make = <I, A, E, R>(
       }
       job.state = QUEUED
       ready++
-      if ((extra === undefined || (extra.priority === 0 && extra.key === undefined)) && job.attempt === 1) {
+      // The backlog holds jobs in rank order: a job of priority 0 joins it only when its rank is the newest, as at
+      // its submission (a keyed job that waited for its key has an older one). Jobs that already ran (retries) stay
+      // out of it, as `"sliding"` picks its victim among the jobs that have not.
+      if ((extra === undefined || extra.priority === 0) && job.attempt === 1 && job.rank === ranks) {
         MutableList.append(backlog, job)
       } else ordered.push(job)
     }
@@ -517,6 +535,11 @@ export const make = <I, A, E, R>(
         return true
       }
       keys.delete(job.key!)
+      if (freeLanes.length < maxFreeLanes) {
+        lane.holder = undefined
+        lane.tombstones = 0
+        freeLanes.push(lane)
+      }
       return false
     }
 
