@@ -263,53 +263,52 @@ export const renderReport = (
       "Compare figures from one report only."
   )
 
-  const throughput = sizesOf("throughput")
-  if (throughput !== undefined) {
+  /** A table of thousand jobs/s per implementation (rows) and concurrency (columns), with its heading and note. */
+  const throughputSection = (
+    group: Group,
+    title: string,
+    concurrencies: ReadonlyArray<number>,
+    note: string
+  ): void => {
+    const first = sizesOf(group)
+    if (first === undefined) return
+    // the columns this run measured (the quick mode runs the long-lived group at C=8 only)
+    const columns = concurrencies.filter((c) => results.some((r) => r.group === group && r.variant === `C=${c}`))
     lines.push("")
     lines.push(
-      `## Throughput: ${Number(throughput.args.jobs).toLocaleString("en-US")} no-op async jobs, thousand jobs/s ` +
-        `(${runsOf("throughput")} runs)`
+      `## ${title}: ${Number(first.args.jobs).toLocaleString("en-US")} no-op async jobs, thousand jobs/s ` +
+        `(${runsOf(group)} runs)`
     )
     lines.push("")
     lines.push(table(
-      ["implementation", ...throughputConcurrencies.map((c) => `C=${c}`)],
-      implsOf("throughput").map((impl) => [
+      ["implementation", ...columns.map((c) => `C=${c}`)],
+      implsOf(group).map((impl) => [
         label[impl],
-        ...throughputConcurrencies.map((c) => cell(find(`throughput/${impl}/C=${c}`), "kjobsPerSecond"))
+        ...columns.map((c) => cell(find(`${group}/${impl}/C=${c}`), "kjobsPerSecond"))
       ])
     ))
     lines.push("")
-    lines.push(
-      "The pool's `execute` is driven by `C + min(C, 512)` submitter fibers, each looping `execute`: every worker " +
-        "busy and jobs queued, the queue (default capacity 1024) never full. \"Queue full\": `2C + 1024` submitters, " +
-        "so that `C` of them always wait for room (overflow `\"suspend\"`, the default). `submit` + `await`: one " +
-        "producer submits every job (waiting for room when the queue is full), then awaits each handle."
-    )
+    lines.push(note)
   }
 
-  const warm = sizesOf("warm")
-  if (warm !== undefined) {
-    lines.push("")
-    lines.push(
-      `## Throughput on a long-lived instance: ${Number(warm.args.jobs).toLocaleString("en-US")} no-op async jobs, ` +
-        `thousand jobs/s (${runsOf("warm")} runs)`
-    )
-    lines.push("")
-    lines.push(table(
-      ["implementation", ...warmConcurrencies.map((c) => `C=${c}`)],
-      implsOf("warm").map((impl) => [
-        label[impl],
-        ...warmConcurrencies.map((c) => cell(find(`warm/${impl}/C=${c}`), "kjobsPerSecond"))
-      ])
-    ))
-    lines.push("")
-    lines.push(
-      "The jobs and drivers of the throughput case, but the warm-up pass (as many jobs as the measured one) runs " +
-        "through the very pool, queue or limiter that is then measured, as a service keeps one for its lifetime. In " +
-        "the throughput table each pass has an instance of its own. fastq recycles its task objects (`reusify`), so " +
-        "on an instance that has already held every job of a pass it allocates no new ones."
-    )
-  }
+  throughputSection(
+    "throughput",
+    "Throughput",
+    throughputConcurrencies,
+    "The pool's `execute` is driven by `C + min(C, 512)` submitter fibers, each looping `execute`: every worker " +
+      "busy and jobs queued, the queue (default capacity 1024) never full. \"Queue full\": `2C + 1024` submitters, " +
+      "so that `C` of them always wait for room (overflow `\"suspend\"`, the default). `submit` + `await`: one " +
+      "producer submits every job (waiting for room when the queue is full), then awaits each handle."
+  )
+  throughputSection(
+    "warm",
+    "Throughput on a long-lived instance",
+    warmConcurrencies,
+    "The jobs and drivers of the throughput case, but the warm-up pass (as many jobs as the measured one) runs " +
+      "through the very pool, queue or limiter that is then measured, as a service keeps one for its lifetime. In " +
+      "the throughput table each pass has an instance of its own. fastq recycles its task objects (`reusify`), so " +
+      "on an instance that has already held every job of a pass it allocates no new ones."
+  )
 
   const options = sizesOf("options")
   if (options !== undefined) {

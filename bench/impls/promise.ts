@@ -8,7 +8,14 @@
 import makeFastq from "fastq"
 import createLimit from "p-limit"
 import PQueue from "p-queue"
-import { type Backlog, type Implementation, type JobKind, type Stream, warmThenMeasure } from "./contract.ts"
+import {
+  type Backlog,
+  type Batch,
+  type Implementation,
+  type JobKind,
+  type Stream,
+  warmThenMeasure
+} from "./contract.ts"
 
 const asyncNoop = async (): Promise<void> => {}
 
@@ -31,6 +38,30 @@ const gate = (): { readonly wait: () => Promise<void>; readonly open: () => void
 
 /** Resolves once the queue has started the blocking job, so that later jobs all stay queued. */
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
+
+/**
+ * A batch through a limiter (`limit(task)` runs `task` once a permit is free): every job is a limited call, and the
+ * pass awaits them all with `Promise.all`.
+ */
+const limitedBatch = (
+  makeLimit: (concurrency: number) => (task: () => Promise<void>) => Promise<void>
+): Batch =>
+({ concurrency, job, jobs }, warmup, between) => {
+  const run = jobFunction(job)
+  const limit = makeLimit(concurrency)
+  return warmThenMeasure(
+    async (count) => {
+      const start = performance.now()
+      const results: Array<Promise<void>> = new Array(count)
+      for (let i = 0; i < count; i++) results[i] = limit(run)
+      await Promise.all(results)
+      return elapsedSince(start)
+    },
+    jobs,
+    warmup,
+    between
+  )
+}
 
 // -----------------------------------------------------------------------------
 // floor
@@ -103,22 +134,7 @@ const makeSemaphore = (permits: number) => {
 }
 
 export const semaphore: Implementation = {
-  batch: ({ concurrency, job, jobs }, warmup, between) => {
-    const run = jobFunction(job)
-    const withPermit = makeSemaphore(concurrency)
-    return warmThenMeasure(
-      async (count) => {
-        const start = performance.now()
-        const results: Array<Promise<void>> = new Array(count)
-        for (let i = 0; i < count; i++) results[i] = withPermit(run)
-        await Promise.all(results)
-        return elapsedSince(start)
-      },
-      jobs,
-      warmup,
-      between
-    )
-  }
+  batch: limitedBatch(makeSemaphore)
 }
 
 // -----------------------------------------------------------------------------
@@ -168,22 +184,7 @@ export const fastq: Implementation = {
 // -----------------------------------------------------------------------------
 
 export const pLimit: Implementation = {
-  batch: ({ concurrency, job, jobs }, warmup, between) => {
-    const run = jobFunction(job)
-    const limit = createLimit(concurrency)
-    return warmThenMeasure(
-      async (count) => {
-        const start = performance.now()
-        const results: Array<Promise<void>> = new Array(count)
-        for (let i = 0; i < count; i++) results[i] = limit(run)
-        await Promise.all(results)
-        return elapsedSince(start)
-      },
-      jobs,
-      warmup,
-      between
-    )
-  },
+  batch: limitedBatch(createLimit),
   backlog: async (): Promise<Backlog> => {
     const blocker = gate()
     const limit = createLimit(1)

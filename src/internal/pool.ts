@@ -1054,16 +1054,20 @@ export const make = <I, A, E, R>(
       if (slot.heapIndex >= 0) idleDeadlines.remove(slot)
       if (slot.resume === undefined) return
       slot.resume = undefined
+      // idle workers are taken off the top of the stack, the usual case
+      if (idle[idle.length - 1] === slot) {
+        idle.pop()
+        return
+      }
       const i = idle.lastIndexOf(slot)
       if (i >= 0) idle.splice(i, 1)
     }
 
     /** Wakes the idle worker on top of the stack, which takes the head of the backlog at once (inline). */
     const wakeTop = (): void => {
-      const slot = idle.pop()!
+      const slot = idle[idle.length - 1]
       const resume = slot.resume!
-      slot.resume = undefined
-      if (slot.heapIndex >= 0) idleDeadlines.remove(slot)
+      leaveIdle(slot)
       resume(Exit.void)
     }
 
