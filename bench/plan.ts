@@ -134,6 +134,7 @@ const batchImplementations: ReadonlyArray<ImplementationName> = [
   "p-limit",
   "p-queue",
   "effect-forEach",
+  "effect-handoff",
   "pool-execute",
   "pool-submit"
 ]
@@ -158,6 +159,7 @@ export const label: Readonly<Record<ImplementationName, string>> = {
   "p-limit": "p-limit",
   "p-queue": "p-queue (`add` all, `onIdle`)",
   "effect-forEach": "`Effect.forEach` with `concurrency`",
+  "effect-handoff": "worker fibers and a list, no bookkeeping (the Effect floor)",
   "pool-execute": "**WorkerPool `execute`**",
   "pool-execute-backpressure": "**WorkerPool `execute`, queue full**",
   "pool-submit": "**WorkerPool `submit` + `await`**"

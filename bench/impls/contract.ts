@@ -6,7 +6,7 @@
  * - `stream`: accept jobs one at a time from a steady source and call back when each one is done (latency);
  * - `backlog`: hold jobs queued behind a blocked worker (memory).
  *
- * Implementations live in `promise.ts` (the peers) and `effect.ts` (this library and `Effect.forEach`); a case
+ * Implementations live in `promise.ts` (the peers) and `effect.ts` (this library, `Effect.forEach` and the hand-off floor); a case
  * process loads only the module it needs, so a peer's process never loads `effect`.
  */
 
@@ -88,6 +88,7 @@ export const implementations = {
   "p-limit": "promise",
   "p-queue": "promise",
   "effect-forEach": "effect",
+  "effect-handoff": "effect",
   "pool-execute": "effect",
   "pool-execute-backpressure": "effect",
   "pool-submit": "effect"

@@ -27,8 +27,10 @@
  */
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Effectable from "effect/Effectable"
 import * as Exit from "effect/Exit"
 import * as Latch from "effect/Latch"
+import * as MutableList from "effect/MutableList"
 import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
 import * as path from "node:path"
@@ -130,13 +132,20 @@ export const effectForEach: Implementation = {
 // the pool
 // -----------------------------------------------------------------------------
 
+/** How a driver calls an implementation: once per job, with the job's options (`undefined`: it has none). */
+type Execute = (jobOptions: WorkerPoolModule.JobOptions | undefined) => Effect.Effect<unknown, unknown>
+
 /**
- * Drives the pool with `submitters(concurrency)` fibers, each looping `execute` until the shared job count is used
- * up.
+ * Drives an implementation's `execute` with `submitters(concurrency)` fibers, each looping it until the shared job
+ * count is used up. `make` builds the implementation in the batch's scope.
  */
-const executeBatch = (submitters: (concurrency: number) => number): Batch => (options, warmup, between) =>
+const executeBatch = <E>(
+  make: (options: BatchOptions) => Effect.Effect<Execute, E, Scope.Scope>,
+  submitters: (concurrency: number) => number
+): Batch =>
+(options, warmup, between) =>
   Effect.runPromise(Effect.scoped(Effect.gen(function*() {
-    const pool = yield* makePool(options)
+    const execute = yield* make(options)
     const cycle = jobOptionsCycle(options)
     let remaining = 0
     let next = 0 // the job's place in `cycle`
@@ -145,13 +154,13 @@ const executeBatch = (submitters: (concurrency: number) => number): Batch => (op
       body: cycle === undefined
         ? () => {
           remaining--
-          return pool.execute()
+          return execute(undefined)
         }
         : () => {
           remaining--
           const jobOptions = cycle[next]
           next = next + 1 === cycle.length ? 0 : next + 1
-          return pool.execute(undefined, jobOptions)
+          return execute(jobOptions)
         },
       step: () => {}
     })
@@ -165,8 +174,17 @@ const executeBatch = (submitters: (concurrency: number) => number): Batch => (op
     return yield* twoPasses(pass, options.jobs, warmup, between)
   })))
 
+/** Enough submitters to keep every worker busy and jobs queued, never enough to fill the pool's queue. */
+const busySubmitters = (concurrency: number): number => concurrency + Math.min(concurrency, defaultCapacity / 2)
+
+const poolExecutor = (options: BatchOptions) =>
+  Effect.map(
+    makePool(options),
+    (pool): Execute => (jobOptions) => jobOptions === undefined ? pool.execute() : pool.execute(undefined, jobOptions)
+  )
+
 export const poolExecute: Implementation = {
-  batch: executeBatch((concurrency) => concurrency + Math.min(concurrency, defaultCapacity / 2)),
+  batch: executeBatch(poolExecutor, busySubmitters),
   stream: async (concurrency): Promise<Stream> => {
     const { close, pool } = await openPool(makePool({ concurrency, jobs: 0, job: { kind: "noop" } }))
     const execute = pool.execute()
@@ -181,7 +199,7 @@ export const poolExecute: Implementation = {
 
 /** `execute` past the queue's capacity: `concurrency` submitters always wait for room (overflow `"suspend"`). */
 export const poolExecuteBackpressure: Implementation = {
-  batch: executeBatch((concurrency) => 2 * concurrency + defaultCapacity)
+  batch: executeBatch(poolExecutor, (concurrency) => 2 * concurrency + defaultCapacity)
 }
 
 export const poolSubmit: Implementation = {
@@ -214,4 +232,69 @@ export const poolSubmit: Implementation = {
         }))
     }
   }
+}
+
+// -----------------------------------------------------------------------------
+// the hand-off floor
+// -----------------------------------------------------------------------------
+
+/**
+ * A caller's job in the hand-off floor: how to resume the caller, and whether it gave the job up. It is also the
+ * effect the caller runs if it is interrupted while it waits, which gives the job up: one object per job.
+ */
+class Handoff extends Effectable.Class<void> {
+  readonly resume: (exit: Exit.Exit<void>) => void
+  cancelled = false
+  constructor(resume: (exit: Exit.Exit<void>) => void) {
+    super()
+    this.resume = resume
+  }
+  asEffect(): Effect.Effect<void> {
+    this.cancelled = true
+    return Effect.void
+  }
+}
+
+/**
+ * The least a pool of worker fibers can do: `concurrency` fibers take jobs from a `MutableList`, and a caller waits
+ * in `Effect.callback` with a cancel effect that withdraws its job. A new job wakes the idle worker on top of a
+ * stack, inline, as the pool does, and a worker's loop is built once, as the pool's is. No ids, clock, timeouts,
+ * statistics, queue bound or shutdown: what the hand-off itself costs on Effect, measured with the pool's driver.
+ */
+const makeHandoff = ({ concurrency, job }: BatchOptions): Effect.Effect<Execute, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const handler = Effect.exit(jobEffect(job))
+    const queue = MutableList.make<Handoff>()
+    const idle: Array<(exit: Exit.Exit<void>) => void> = []
+    const waitForJob = Effect.callback<void>((resume) => {
+      idle.push(resume)
+    })
+    const worker = (): Effect.Effect<void> => {
+      let current: Handoff | undefined
+      const loop: Effect.Effect<void> = Effect.suspend(() => {
+        let next = MutableList.take(queue)
+        while (next !== MutableList.Empty && next.cancelled) next = MutableList.take(queue)
+        if (next === MutableList.Empty) return idleThenLoop
+        current = next
+        return run
+      })
+      const run = Effect.flatMap(handler, (exit) => {
+        current!.resume(exit)
+        return loop
+      })
+      const idleThenLoop = Effect.andThen(waitForJob, loop)
+      return loop
+    }
+    for (let i = 0; i < concurrency; i++) yield* Effect.forkScoped(worker())
+    return () =>
+      Effect.callback<void>((resume) => {
+        const handoff = new Handoff(resume)
+        MutableList.append(queue, handoff)
+        idle.pop()?.(Exit.void)
+        return handoff
+      })
+  })
+
+export const effectHandoff: Implementation = {
+  batch: executeBatch(makeHandoff, busySubmitters)
 }

@@ -984,11 +984,12 @@ export const make = <I, A, E, R>(
         return idleThenStep
       }
       const step: Effect.Effect<void, never, R> = Effect.flatMap(Effect.exit(take), afterTake)
+      const stopWaiting = Effect.sync(() => leaveIdle(slot))
       const waitForJob = Effect.interruptible(Effect.callback<void>((resume) => {
         slot.resume = resume
         idle.push(slot)
         if (workers > minWorkers) arm(idleDeadlines, slot, clock.currentTimeMillisUnsafe() + idleTimeout)
-        return Effect.sync(() => leaveIdle(slot))
+        return stopWaiting
       }))
       const idleThenStep = Effect.andThen(waitForJob, step)
       return Effect.withFiber((fiber) => {
