@@ -143,7 +143,7 @@ const throughputImplementations: ReadonlyArray<ImplementationName> = [
   "pool-execute-backpressure"
 ]
 const warmTargetImplementations: ReadonlyArray<ImplementationName> = ["fastq", "p-queue", "pool-execute"]
-const latencyImplementations: ReadonlyArray<ImplementationName> = ["fastq", "p-queue", "pool-execute"]
+const latencyImplementations: ReadonlyArray<ImplementationName> = ["fastq", "p-queue", "effect-handoff", "pool-execute"]
 const memoryImplementations: ReadonlyArray<ImplementationName> = ["fastq", "p-limit", "p-queue", "pool-submit"]
 
 export const latencyScenarios = [

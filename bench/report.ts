@@ -422,8 +422,8 @@ export const renderReport = (
     lines.push(
       "The source submits, on every event-loop turn, each job due by then; the stall blocks the event loop once, a " +
         "third of the way in, and the jobs that fell due meanwhile are submitted at once. Catch-up: from the end of " +
-        "the stall to the first turn that finds nothing outstanding. The pool's callers enter Effect with " +
-        "`Effect.runCallback(pool.execute())`, one fiber per job."
+        "the stall to the first turn that finds nothing outstanding. The pool's callers (and the hand-off floor's) " +
+        "enter Effect with `Effect.runCallback(pool.execute())`, one fiber per job."
     )
   }
 

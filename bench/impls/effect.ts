@@ -101,14 +101,22 @@ const twoPasses = <E>(
     return yield* pass(jobs)
   })
 
-/** Builds a pool in a scope of its own, for callers outside Effect; `close` drains it. */
-const openPool = async <I, A, E>(
-  make: Effect.Effect<WorkerPoolModule.WorkerPool<I, A, E>, unknown, Scope.Scope>
-): Promise<{ readonly pool: WorkerPoolModule.WorkerPool<I, A, E>; readonly close: () => Promise<void> }> => {
+/** Builds a pool (or the hand-off floor) in a scope of its own, for callers outside Effect; `close` closes it. */
+const openScoped = async <A>(
+  make: Effect.Effect<A, unknown, Scope.Scope>
+): Promise<{ readonly value: A; readonly close: () => Promise<void> }> => {
   const scope = Effect.runSync(Scope.make())
-  const pool = await Effect.runPromise(Scope.provide(make, scope))
-  return { pool, close: () => Effect.runPromise(Scope.close(scope, Exit.void)) }
+  const value = await Effect.runPromise(Scope.provide(make, scope))
+  return { value, close: () => Effect.runPromise(Scope.close(scope, Exit.void)) }
 }
+
+/** The latency case's source: each job a fiber started from plain JavaScript, running `execute`. */
+const streamOf = (execute: Effect.Effect<unknown, unknown>, close: () => Promise<void>): Stream => ({
+  submit: (onDone) => {
+    Effect.runCallback(execute, { onExit: (exit) => onDone(Exit.isFailure(exit)) })
+  },
+  close
+})
 
 // -----------------------------------------------------------------------------
 // Effect.forEach
@@ -186,14 +194,8 @@ const poolExecutor = (options: BatchOptions) =>
 export const poolExecute: Implementation = {
   batch: executeBatch(poolExecutor, busySubmitters),
   stream: async (concurrency): Promise<Stream> => {
-    const { close, pool } = await openPool(makePool({ concurrency, jobs: 0, job: { kind: "noop" } }))
-    const execute = pool.execute()
-    return {
-      submit: (onDone) => {
-        Effect.runCallback(execute, { onExit: (exit) => onDone(Exit.isFailure(exit)) })
-      },
-      close
-    }
+    const { close, value: pool } = await openScoped(makePool({ concurrency, jobs: 0, job: { kind: "noop" } }))
+    return streamOf(pool.execute(), close)
   }
 }
 
@@ -219,7 +221,7 @@ export const poolSubmit: Implementation = {
     }))),
   backlog: async (capacity): Promise<Backlog> => {
     const latch = Latch.makeUnsafe(false)
-    const { pool } = await openPool(WorkerPool.make({
+    const { value: pool } = await openScoped(WorkerPool.make({
       handler: (blocking: boolean) => blocking ? Latch.await(latch) : Effect.void,
       capacity
     }))
@@ -296,5 +298,9 @@ const makeHandoff = ({ concurrency, job }: BatchOptions): Effect.Effect<Execute,
   })
 
 export const effectHandoff: Implementation = {
-  batch: executeBatch(makeHandoff, busySubmitters)
+  batch: executeBatch(makeHandoff, busySubmitters),
+  stream: async (concurrency): Promise<Stream> => {
+    const { close, value: execute } = await openScoped(makeHandoff({ concurrency, jobs: 0, job: { kind: "noop" } }))
+    return streamOf(execute(undefined), close)
+  }
 }
