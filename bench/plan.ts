@@ -34,10 +34,11 @@ export interface Sizes {
   /** how long, in all, the suite may wait for other processes to leave the machine quiet before a run */
   readonly quietWaitMillis: number
   /**
-   * Whether the long-lived-instance group runs every batch implementation at every concurrency, or only the pool
-   * and the two peers of the targets at C=8 (to keep the quick mode quick).
+   * Whether the long-lived-instance, scale and timers groups run every batch implementation, or only the pool, the
+   * two peers of the targets and the hand-off floor (to keep the quick mode quick; the long-lived group then runs at
+   * C=8 only).
    */
-  readonly warmGroup: "all" | "targets"
+  readonly secondaryGroups: "all" | "targets"
 }
 
 export const fullSizes: Sizes = {
@@ -52,7 +53,7 @@ export const fullSizes: Sizes = {
   memoryRuns: 3,
   processTimeoutMillis: 180_000,
   quietWaitMillis: 240_000,
-  warmGroup: "all"
+  secondaryGroups: "all"
 }
 
 export const quickSizes: Sizes = {
@@ -67,7 +68,7 @@ export const quickSizes: Sizes = {
   memoryRuns: 2,
   processTimeoutMillis: 60_000,
   quietWaitMillis: 10_000,
-  warmGroup: "targets"
+  secondaryGroups: "targets"
 }
 
 export const throughputConcurrencies = [1, 8, 64, 1024] as const
@@ -142,7 +143,7 @@ const throughputImplementations: ReadonlyArray<ImplementationName> = [
   ...batchImplementations,
   "pool-execute-backpressure"
 ]
-const warmTargetImplementations: ReadonlyArray<ImplementationName> = ["fastq", "p-queue", "pool-execute"]
+const targetImplementations: ReadonlyArray<ImplementationName> = ["fastq", "p-queue", "effect-handoff", "pool-execute"]
 const latencyImplementations: ReadonlyArray<ImplementationName> = ["fastq", "p-queue", "effect-handoff", "pool-execute"]
 const memoryImplementations: ReadonlyArray<ImplementationName> = ["fastq", "p-limit", "p-queue", "pool-submit"]
 
@@ -187,9 +188,10 @@ export const makePlan = (sizes: Sizes): Array<Case> => {
       })
     }
   }
-  const warmTargets = sizes.warmGroup === "targets"
-  for (const impl of warmTargets ? warmTargetImplementations : batchImplementations) {
-    for (const concurrency of warmTargets ? warmConcurrencies.slice(0, 1) : warmConcurrencies) {
+  const targetsOnly = sizes.secondaryGroups === "targets"
+  const secondaryImplementations = targetsOnly ? targetImplementations : batchImplementations
+  for (const impl of secondaryImplementations) {
+    for (const concurrency of targetsOnly ? warmConcurrencies.slice(0, 1) : warmConcurrencies) {
       add({
         group: "warm",
         impl,
@@ -210,7 +212,7 @@ export const makePlan = (sizes: Sizes): Array<Case> => {
       runs: sizes.runs
     })
   }
-  for (const impl of batchImplementations) {
+  for (const impl of secondaryImplementations) {
     add({
       group: "scale",
       impl,
@@ -238,7 +240,7 @@ export const makePlan = (sizes: Sizes): Array<Case> => {
       })
     }
   }
-  for (const impl of batchImplementations) {
+  for (const impl of secondaryImplementations) {
     add({
       group: "timers",
       impl,
