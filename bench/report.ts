@@ -356,24 +356,26 @@ export const renderReport = (
         `${Number(scale.args.jobs).toLocaleString("en-US")} no-op jobs, thousand jobs/s (${runsOf("scale")} runs)`
     )
     lines.push("")
-    const kjobs = (id: string) => find(id)?.summary.kjobsPerSecond?.median
     lines.push(table(
       ["implementation", "thousand jobs/s", "vs its own C=64"],
       implsOf("scale").map((impl) => {
-        const atScale = kjobs(`scale/${impl}/C=${scaleConcurrency}`)
-        const at64 = kjobs(`throughput/${impl}/C=64`)
+        const atScale = find(`scale/${impl}/C=${scaleConcurrency}`)
+        const at64 = find(`throughput/${impl}/C=64`)?.summary.kjobsPerSecond?.median
+        const median = atScale?.summary.kjobsPerSecond?.median
         return [
           label[impl],
-          cell(find(`scale/${impl}/C=${scaleConcurrency}`), "kjobsPerSecond"),
-          atScale === undefined || at64 === undefined ? "n/a" : `${(atScale / at64).toFixed(2)}x`
+          cell(atScale, "kjobsPerSecond"),
+          median === undefined || at64 === undefined ? "n/a" : `${(median / at64).toFixed(2)}x`
         ]
       })
     ))
+    const count = (n: number) => n.toLocaleString("en-US")
     lines.push("")
     lines.push(
       "The ratio is of the medians, against the throughput table's C=64 column. The pool's `execute` and the " +
-        "hand-off floor are driven by `C + min(C, 512)` submitter fibers, as in the throughput case: at C=10,000 " +
-        "that is 10,000 workers and 10,512 callers, all live fibers."
+        "hand-off floor are driven by `C + min(C, 512)` submitter fibers, as in the throughput case: at " +
+        `C=${count(scaleConcurrency)} that is ${count(scaleConcurrency)} workers and ` +
+        `${count(scaleConcurrency + Math.min(scaleConcurrency, 512))} callers, all live fibers.`
     )
   }
 

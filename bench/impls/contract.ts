@@ -6,8 +6,8 @@
  * - `stream`: accept jobs one at a time from a steady source and call back when each one is done (latency);
  * - `backlog`: hold jobs queued behind a blocked worker (memory).
  *
- * Implementations live in `promise.ts` (the peers) and `effect.ts` (this library, `Effect.forEach` and the hand-off floor); a case
- * process loads only the module it needs, so a peer's process never loads `effect`.
+ * Implementations live in `promise.ts` (the peers) and `effect.ts` (this library, `Effect.forEach` and the hand-off
+ * floor); a case process loads only the module it needs, so a peer's process never loads `effect`.
  */
 
 /** The job every implementation runs: an async no-op, or a timer. */
