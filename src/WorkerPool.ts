@@ -16,8 +16,11 @@ import type * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Inspectable from "effect/Inspectable"
 import * as Layer from "effect/Layer"
 import type * as Option from "effect/Option"
+import { type Pipeable, pipeArguments } from "effect/Pipeable"
+import { hasProperty } from "effect/Predicate"
 import type * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
@@ -29,7 +32,7 @@ import {
   resolveSettings,
   type RetryPolicy as Policy
 } from "./internal/options.ts"
-import * as internal from "./internal/pool.ts"
+import * as engine from "./internal/pool.ts"
 import { InvalidJobOptions, InvalidPoolOptions, type JobError, type SubmitError } from "./WorkerPoolError.ts"
 
 // -----------------------------------------------------------------------------
@@ -47,6 +50,54 @@ export const TypeId: TypeId = "~effect-worker-pool/WorkerPool"
  * @since 0.1.0
  */
 export type TypeId = "~effect-worker-pool/WorkerPool"
+
+/**
+ * @category type id
+ * @since 0.1.0
+ */
+export const ExecutorTypeId: ExecutorTypeId = "~effect-worker-pool/Executor"
+
+/**
+ * @category type id
+ * @since 0.1.0
+ */
+export type ExecutorTypeId = "~effect-worker-pool/Executor"
+
+/**
+ * @category type id
+ * @since 0.1.0
+ */
+export const JobHandleTypeId: JobHandleTypeId = "~effect-worker-pool/JobHandle"
+
+/**
+ * @category type id
+ * @since 0.1.0
+ */
+export type JobHandleTypeId = "~effect-worker-pool/JobHandle"
+
+/**
+ * Whether a value is a `WorkerPool`.
+ *
+ * @category guards
+ * @since 0.1.0
+ */
+export const isWorkerPool = (u: unknown): u is WorkerPool<unknown, unknown, unknown> => hasProperty(u, TypeId)
+
+/**
+ * Whether a value is an `Executor`.
+ *
+ * @category guards
+ * @since 0.1.0
+ */
+export const isExecutor = (u: unknown): u is Executor => hasProperty(u, ExecutorTypeId)
+
+/**
+ * Whether a value is a `JobHandle`.
+ *
+ * @category guards
+ * @since 0.1.0
+ */
+export const isJobHandle = (u: unknown): u is JobHandle<unknown, unknown> => hasProperty(u, JobHandleTypeId)
 
 // -----------------------------------------------------------------------------
 // models
@@ -231,7 +282,7 @@ export interface StreamOptions {
 }
 
 /**
- * What a handler knows about the job it runs.
+ * What a handler knows about the job it runs: a frozen snapshot of the attempt, which never changes afterwards.
  *
  * @category models
  * @since 0.1.0
@@ -262,7 +313,8 @@ export interface JobInfo {
  * @category models
  * @since 0.1.0
  */
-export interface JobHandle<A, E> {
+export interface JobHandle<A, E> extends Pipeable, Inspectable.Inspectable {
+  readonly [JobHandleTypeId]: JobHandleTypeId
   readonly id: string
   readonly await: Effect.Effect<A, E>
   readonly poll: Effect.Effect<Option.Option<Exit.Exit<A, E>>>
@@ -284,7 +336,53 @@ export interface JobHandle<A, E> {
  * @category models
  * @since 0.1.0
  */
-export interface Stats extends internal.Stats {}
+export interface Stats {
+  readonly name: string
+  readonly state: "open" | "draining" | "stopping" | "closed"
+  readonly concurrency: number
+  readonly minWorkers: number
+  readonly maxWorkers: number
+  readonly capacity: number
+  readonly workers: number
+  readonly idleWorkers: number
+  readonly paused: boolean
+  readonly submitted: number
+  readonly succeeded: number
+  readonly failed: number
+  readonly defects: number
+  readonly timedOut: number
+  readonly cancelled: number
+  readonly dropped: number
+  readonly shutdown: number
+  readonly rejected: number
+  readonly started: number
+  readonly retried: number
+  readonly queued: number
+  readonly retrying: number
+  readonly running: number
+  readonly waiting: number
+  readonly completed: number
+  readonly totalDurationMillis: number
+  readonly averageDurationMillis: number
+  readonly waitTime: DurationSummary
+  readonly runTime: DurationSummary
+}
+
+/**
+ * Per attempt, a distribution of durations in milliseconds. Percentiles are interpolated within histogram buckets
+ * (0.5 ms to 5 min), as Prometheus' `histogram_quantile` does.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface DurationSummary {
+  readonly count: number
+  readonly averageMillis: number
+  readonly p50Millis: number
+  readonly p90Millis: number
+  readonly p99Millis: number
+  readonly maxMillis: number
+}
 
 /**
  * A pool that runs one handler over inputs of type `I`.
@@ -292,7 +390,7 @@ export interface Stats extends internal.Stats {}
  * @category models
  * @since 0.1.0
  */
-export interface WorkerPool<in out I, out A, out E = never> {
+export interface WorkerPool<in out I, out A, out E = never> extends Pipeable, Inspectable.Inspectable {
   readonly [TypeId]: TypeId
   readonly name: string
   /**
@@ -356,8 +454,8 @@ export interface WorkerPool<in out I, out A, out E = never> {
  * @category models
  * @since 0.1.0
  */
-export interface Executor {
-  readonly [TypeId]: TypeId
+export interface Executor extends Pipeable, Inspectable.Inspectable {
+  readonly [ExecutorTypeId]: ExecutorTypeId
   readonly name: string
   /** Runs `effect` on the pool and waits for its result. Interrupting the caller cancels it. */
   readonly execute: <A, E, R>(
@@ -425,7 +523,7 @@ export const make = <I, A, E = never, R = never>(
 ): Effect.Effect<WorkerPool<I, A, E>, InvalidPoolOptions, Scope.Scope | R> =>
   Effect.flatMap(resolveHandler(options), (settings) => {
     const handler = options.handler
-    return Effect.map(internal.make<I, A, E, R>(settings, handler), fromCore)
+    return Effect.map(engine.make<I, A, E, R>(settings, handler), (self) => new PoolImpl(self))
   })
 
 /**
@@ -440,8 +538,8 @@ export const makeExecutor = (
 ): Effect.Effect<Executor, InvalidPoolOptions, Scope.Scope> =>
   Effect.flatMap(resolveSettings(options), (settings) =>
     Effect.map(
-      internal.make<Effect.Effect<unknown, unknown>, unknown, unknown, never>(settings, (effect) => effect),
-      executorFromCore
+      engine.make<Effect.Effect<unknown, unknown>, unknown, unknown, never>(settings, runEffect),
+      (self) => new ExecutorImpl(self)
     ))
 
 // -----------------------------------------------------------------------------
@@ -505,17 +603,190 @@ const resolveHandler = <I, A, E, R>(options: Options<I, A, E, R>) =>
     ? resolveSettings(options)
     : Effect.fail(new InvalidPoolOptions({ option: "handler", value: options.handler, reason: "must be a function" }))
 
-const fromCore = <I, A, E>(core: internal.Core<I, A, E>): WorkerPool<I, A, E> => {
-  const handle = (job: internal.Job<I, A, E>): JobHandle<A, E | JobError> => new Handle(core, job)
-  return {
-    [TypeId]: TypeId,
-    name: core.name,
-    execute: core.execute,
-    submit: (input, options) => Effect.map(core.submit(input, options), handle),
-    trySubmit: (input, options) => Effect.map(core.trySubmit(input, options), handle),
-    executeAll: (inputs, options) => executeAll(core, inputs, options),
-    executeStream: (inputs, options) => executeStream(core, inputs, options, core.execute),
-    ...lifecycleOf(core)
+/** The executor's jobs are effects, which run as they are (with their caller's services, provided at submission). */
+const runEffect = (effect: Effect.Effect<unknown, unknown>): Effect.Effect<unknown, unknown> => effect
+
+/** What a pool and an executor share: the lifecycle operations, and how they read. */
+abstract class Base<I> implements Pipeable, Inspectable.Inspectable {
+  readonly name: string
+  readonly stats: Effect.Effect<Stats>
+  readonly awaitIdle: Effect.Effect<void>
+  readonly drain: Effect.Effect<void>
+  readonly shutdown: Effect.Effect<ReadonlyArray<I>>
+  readonly resize: (concurrency: number | Concurrency) => Effect.Effect<void, InvalidPoolOptions>
+  readonly pause: Effect.Effect<void>
+  readonly resume: Effect.Effect<void>
+  readonly #self: engine.PoolState<I, any, any>
+
+  constructor(self: engine.PoolState<I, any, any>) {
+    this.#self = self
+    this.name = self.name
+    this.stats = engine.stats(self)
+    this.awaitIdle = engine.awaitIdle(self)
+    this.drain = engine.drain(self)
+    this.shutdown = engine.shutdown(self)
+    this.resize = (concurrency) => engine.resize(self, concurrency)
+    this.pause = engine.pause(self)
+    this.resume = engine.resume(self)
+  }
+
+  abstract get kind(): string
+
+  pipe() {
+    return pipeArguments(this, arguments)
+  }
+
+  toJSON(): unknown {
+    const self = this.#self
+    return {
+      _id: this.kind,
+      name: this.name,
+      state: self.lifecycle._tag,
+      workers: self.workers,
+      queued: self.counters.queued,
+      running: self.counters.running
+    }
+  }
+
+  [Inspectable.NodeInspectSymbol](): unknown {
+    return this.toJSON()
+  }
+
+  toString(): string {
+    return Inspectable.toStringUnknown(this.toJSON())
+  }
+}
+
+class PoolImpl<I, A, E> extends Base<I> implements WorkerPool<I, A, E> {
+  readonly [TypeId]: TypeId = TypeId
+  readonly execute: WorkerPool<I, A, E>["execute"]
+  readonly submit: WorkerPool<I, A, E>["submit"]
+  readonly trySubmit: WorkerPool<I, A, E>["trySubmit"]
+  readonly executeAll: WorkerPool<I, A, E>["executeAll"]
+  readonly executeStream: WorkerPool<I, A, E>["executeStream"]
+
+  constructor(self: engine.PoolState<I, A, E>) {
+    super(self)
+    this.execute = (input, options) => engine.execute(self, input, options)
+    this.submit = (input, options) =>
+      Effect.map(engine.submit(self, input, options, false), (job) => handleOf(self, job))
+    this.trySubmit = (input, options) =>
+      Effect.map(engine.submit(self, input, options, true), (job) => handleOf(self, job))
+    this.executeAll = (inputs, options) => executeAll(self, inputs, options)
+    this.executeStream = (inputs, options) =>
+      executeStream(self, inputs, options, (input: I) => engine.execute(self, input))
+  }
+
+  get kind(): string {
+    return "WorkerPool"
+  }
+}
+
+class ExecutorImpl extends Base<Effect.Effect<unknown, unknown>> implements Executor {
+  readonly [ExecutorTypeId]: ExecutorTypeId = ExecutorTypeId
+  readonly execute: Executor["execute"]
+  readonly submit: Executor["submit"]
+  readonly trySubmit: Executor["trySubmit"]
+  readonly executeAll: Executor["executeAll"]
+  readonly executeStream: Executor["executeStream"]
+
+  constructor(self: engine.PoolState<Effect.Effect<unknown, unknown>, unknown, unknown>) {
+    super(self)
+    this.execute = <A, E, R>(effect: Effect.Effect<A, E, R>, options?: JobOptions) =>
+      withCaller(effect, (run) => engine.execute(self, run, options)) as Effect.Effect<
+        A,
+        E | JobError | SubmitError,
+        R
+      >
+    this.submit = <A, E, R>(effect: Effect.Effect<A, E, R>, options?: JobOptions) =>
+      withCaller(
+        effect,
+        (run) => Effect.map(engine.submit(self, run, options, false), (job) => handleOf(self, job))
+      ) as Effect.Effect<JobHandle<A, E | JobError>, SubmitError, R>
+    this.trySubmit = <A, E, R>(effect: Effect.Effect<A, E, R>, options?: JobOptions) =>
+      withCaller(
+        effect,
+        (run) => Effect.map(engine.submit(self, run, options, true), (job) => handleOf(self, job))
+      ) as Effect.Effect<JobHandle<A, E | JobError>, SubmitError, R>
+    this.executeAll = <A, E, R>(effects: Iterable<Effect.Effect<A, E, R>>, options?: GroupOptions) =>
+      Effect.contextWith((context: Context.Context<R>) =>
+        executeAll(self, Array.from(effects, (effect) => provideCaller(effect, context)), options)
+      ) as Effect.Effect<Array<A>, E | JobError | SubmitError, R>
+    this.executeStream = <A, E, R, E2, R2>(
+      effects: Stream.Stream<Effect.Effect<A, E, R>, E2, R2>,
+      options?: StreamOptions
+    ) =>
+      executeStream(
+        self,
+        effects,
+        options,
+        (effect) => withCaller(effect, (run) => engine.execute(self, run))
+      ) as Stream.Stream<A, E | E2 | JobError | SubmitError, R | R2>
+  }
+
+  get kind(): string {
+    return "Executor"
+  }
+}
+
+/** Runs `f` with `effect` bound to the caller's services. */
+const withCaller = <A, E, R, X, Y>(
+  effect: Effect.Effect<A, E, R>,
+  f: (effect: Effect.Effect<unknown, unknown>) => Effect.Effect<X, Y>
+): Effect.Effect<X, Y, R> => Effect.contextWith((context: Context.Context<R>) => f(provideCaller(effect, context)))
+
+/**
+ * Binds an effect to the caller's services. What is not an effect stays as it is: its job settles with a defect
+ * that says so, as a handler's would.
+ */
+const provideCaller = <A, E, R>(effect: Effect.Effect<A, E, R>, context: Context.Context<R>) =>
+  Effect.isEffect(effect) ? Effect.provideContext(effect, context) : effect as Effect.Effect<A, E>
+
+const handleOf = <A, E>(self: engine.PoolState<any, A, E>, job: engine.Job<any, A, E>): JobHandle<A, E | JobError> =>
+  new Handle(self, job)
+
+/** A handle on an accepted job: its id and three effects, and nothing of the engine. */
+class Handle<A, E> implements JobHandle<A, E | JobError> {
+  readonly [JobHandleTypeId]: JobHandleTypeId = JobHandleTypeId
+  readonly #self: engine.PoolState<any, A, E>
+  readonly #job: engine.Job<any, A, E>
+
+  constructor(self: engine.PoolState<any, A, E>, job: engine.Job<any, A, E>) {
+    this.#self = self
+    this.#job = job
+  }
+
+  get id(): string {
+    return this.#job.id
+  }
+
+  get await(): Effect.Effect<A, E | JobError> {
+    return engine.await_(this.#job)
+  }
+
+  get poll(): Effect.Effect<Option.Option<Exit.Exit<A, E | JobError>>> {
+    return engine.poll(this.#job)
+  }
+
+  get interrupt(): Effect.Effect<void> {
+    return engine.interrupt(this.#self, this.#job)
+  }
+
+  pipe() {
+    return pipeArguments(this, arguments)
+  }
+
+  toJSON(): unknown {
+    const job = this.#job
+    return { _id: "JobHandle", id: job.id, pool: this.#self.name, phase: job.phase, attempt: job.attempt }
+  }
+
+  [Inspectable.NodeInspectSymbol](): unknown {
+    return this.toJSON()
+  }
+
+  toString(): string {
+    return Inspectable.toStringUnknown(this.toJSON())
   }
 }
 
@@ -527,26 +798,26 @@ const fromCore = <I, A, E>(core: internal.Core<I, A, E>): WorkerPool<I, A, E> =>
  * group has ended otherwise (an interruption, a submission turned away).
  */
 const executeAll = <I, A, E>(
-  core: internal.Core<I, A, E>,
+  self: engine.PoolState<I, A, E>,
   inputs: Iterable<I>,
   options: GroupOptions<any> | undefined
 ): Effect.Effect<Array<A>, E | JobError | SubmitError> =>
   Effect.uninterruptibleMask((restore) => {
     const jobOptions = options === undefined ? undefined : jobOptionsOf(options)
     const failFast = options?.failFast !== false
-    const jobs: Array<internal.Job<I, A, E>> = []
+    const jobs: Array<engine.Job<I, A, E>> = []
     let cancelled = false
     /** with `failFast`, the failure that cancelled the group */
     let failure: Cause.Cause<E | JobError> | undefined
     const cancelGroup = Effect.suspend(() => {
       cancelled = true
-      return core.cancelAll(jobs)
+      return engine.cancelAll(self, jobs)
     })
     const one = (input: I): Effect.Effect<Exit.Exit<A, E | JobError>, SubmitError> =>
-      Effect.flatMap(restore(core.submit(input, jobOptions)), (job) => {
+      Effect.flatMap(restore(engine.submit(self, input, jobOptions, false)), (job) => {
         jobs.push(job)
-        if (cancelled) return Effect.andThen(core.cancelAll([job]), Effect.interrupt)
-        return Effect.exit(restore(core.join(job))).pipe(
+        if (cancelled) return Effect.andThen(engine.cancelAll(self, [job]), Effect.interrupt)
+        return Effect.exit(restore(engine.join(job))).pipe(
           Effect.tap((exit) => {
             if (!failFast || Exit.isSuccess(exit) || cancelled) return Effect.void
             failure = exit.cause
@@ -575,13 +846,13 @@ const jobOptionsOf = (options: GroupOptions<any>): JobOptions<any> => {
 }
 
 const executeStream = <X, A, E, E2, R, R2>(
-  core: internal.Core<any, any, any>,
+  self: engine.PoolState<any, any, any>,
   items: Stream.Stream<X, E2, R2>,
   options: StreamOptions | undefined,
   execute: (item: X) => Effect.Effect<A, E, R>
 ): Stream.Stream<A, E | E2 | InvalidJobOptions, R | R2> =>
-  Stream.unwrap(Effect.map(core.stats, (stats): Stream.Stream<A, E | E2 | InvalidJobOptions, R | R2> => {
-    const concurrency = options?.concurrency ?? stats.maxWorkers
+  Stream.unwrap(Effect.sync((): Stream.Stream<A, E | E2 | InvalidJobOptions, R | R2> => {
+    const concurrency = options?.concurrency ?? self.maxWorkers
     if (!Number.isInteger(concurrency) || concurrency < 1) {
       return Stream.fail(
         new InvalidJobOptions({ option: "concurrency", value: concurrency, reason: "must be an integer of at least 1" })
@@ -589,82 +860,3 @@ const executeStream = <X, A, E, E2, R, R2>(
     }
     return Stream.mapEffect(items, (item) => execute(item), { concurrency, unordered: options?.ordered === false })
   }))
-
-const executorFromCore = (core: internal.Core<Effect.Effect<unknown, unknown>, unknown, unknown>): Executor => {
-  const withCaller = <A, E, R, X, Y>(
-    effect: Effect.Effect<A, E, R>,
-    f: (effect: Effect.Effect<unknown, unknown>) => Effect.Effect<X, Y>
-  ): Effect.Effect<X, Y, R> =>
-    Effect.contextWith((context: Context.Context<R>) => f(Effect.provideContext(effect, context)))
-  return {
-    [TypeId]: TypeId,
-    name: core.name,
-    execute: <A, E, R>(effect: Effect.Effect<A, E, R>, options?: JobOptions) =>
-      withCaller(effect, (run) => core.execute(run, options)) as Effect.Effect<A, E | JobError | SubmitError, R>,
-    submit: <A, E, R>(effect: Effect.Effect<A, E, R>, options?: JobOptions) =>
-      withCaller(
-        effect,
-        (run) => Effect.map(core.submit(run, options), (job) => new Handle(core, job))
-      ) as Effect.Effect<
-        JobHandle<A, E | JobError>,
-        SubmitError,
-        R
-      >,
-    trySubmit: <A, E, R>(effect: Effect.Effect<A, E, R>, options?: JobOptions) =>
-      withCaller(
-        effect,
-        (run) => Effect.map(core.trySubmit(run, options), (job) => new Handle(core, job))
-      ) as Effect.Effect<
-        JobHandle<A, E | JobError>,
-        SubmitError,
-        R
-      >,
-    executeAll: <A, E, R>(effects: Iterable<Effect.Effect<A, E, R>>, options?: GroupOptions) =>
-      Effect.contextWith((context: Context.Context<R>) =>
-        executeAll(core, Array.from(effects, (effect) => Effect.provideContext(effect, context)), options)
-      ) as Effect.Effect<Array<A>, E | JobError | SubmitError, R>,
-    executeStream: <A, E, R, E2, R2>(
-      effects: Stream.Stream<Effect.Effect<A, E, R>, E2, R2>,
-      options?: StreamOptions
-    ) =>
-      executeStream(
-        core,
-        effects,
-        options,
-        (effect) => withCaller(effect, (run) => core.execute(run))
-      ) as Stream.Stream<A, E | E2 | JobError | SubmitError, R | R2>,
-    ...lifecycleOf(core)
-  }
-}
-
-/** The operations a handler pool and an executor share, straight from the engine. */
-const lifecycleOf = <I, A, E>(core: internal.Core<I, A, E>) => ({
-  stats: core.stats,
-  awaitIdle: core.awaitIdle,
-  drain: core.drain,
-  shutdown: core.shutdown,
-  resize: core.resize,
-  pause: core.pause,
-  resume: core.resume
-})
-
-class Handle<I, A, E> implements JobHandle<A, E | JobError> {
-  readonly core: internal.Core<I, A, E>
-  readonly job: internal.Job<I, A, E>
-  constructor(core: internal.Core<I, A, E>, job: internal.Job<I, A, E>) {
-    this.core = core
-    this.job = job
-  }
-  get id(): string {
-    return this.job.id
-  }
-  get await(): Effect.Effect<A, E | JobError> {
-    return this.core.await(this.job)
-  }
-  get poll(): Effect.Effect<Option.Option<Exit.Exit<A, E | JobError>>> {
-    return this.core.poll(this.job)
-  }
-  get interrupt(): Effect.Effect<void> {
-    return this.core.interrupt(this.job)
-  }
-}

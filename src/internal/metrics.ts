@@ -6,24 +6,10 @@ import type * as Context from "effect/Context"
 import * as Metric from "effect/Metric"
 import * as WorkerPoolMetrics from "../WorkerPoolMetrics.ts"
 import { boundariesMillis, type Durations } from "./histogram.ts"
-
-/** What the series read. @internal */
-export interface Readings {
-  readonly submitted: () => number
-  readonly started: () => number
-  readonly completed: (outcome: WorkerPoolMetrics.Outcome) => number
-  readonly rejected: () => number
-  readonly retried: () => number
-  readonly queued: () => number
-  readonly waiting: () => number
-  readonly running: () => number
-  readonly workers: () => number
-  readonly waitTimes: Durations
-  readonly runTimes: Durations
-}
+import type { PoolState } from "./state.ts"
 
 /** Registers the series of pool `pool` in the registry of `context`; returns what removes them. @internal */
-export const register = (context: Context.Context<never>, pool: string, readings: Readings): () => void => {
+export const register = (context: Context.Context<never>, pool: string, self: PoolState<any, any, any>): () => void => {
   const registrations: Array<Metric.Registration> = []
   const add = <State>(metric: Metric.Metric<any, State>, attributes: Metric.Metric.Attributes, get: () => State) => {
     registrations.push(
@@ -37,19 +23,20 @@ export const register = (context: Context.Context<never>, pool: string, readings
   const attributes = { pool }
   const counter = (read: () => number) => () => ({ count: read(), incremental: true })
   const gauge = (read: () => number) => () => ({ value: read() })
-  add(WorkerPoolMetrics.jobsSubmitted, attributes, counter(readings.submitted))
-  add(WorkerPoolMetrics.jobsStarted, attributes, counter(readings.started))
+  const c = self.counters
+  add(WorkerPoolMetrics.jobsSubmitted, attributes, counter(() => c.submitted))
+  add(WorkerPoolMetrics.jobsStarted, attributes, counter(() => c.started))
   for (const outcome of WorkerPoolMetrics.outcomes) {
-    add(WorkerPoolMetrics.jobsCompleted, { pool, outcome }, counter(() => readings.completed(outcome)))
+    add(WorkerPoolMetrics.jobsCompleted, { pool, outcome }, counter(() => c.ofOutcome(outcome)))
   }
-  add(WorkerPoolMetrics.jobsRejected, attributes, counter(readings.rejected))
-  add(WorkerPoolMetrics.jobsRetried, attributes, counter(readings.retried))
-  add(WorkerPoolMetrics.queueDepth, attributes, gauge(readings.queued))
-  add(WorkerPoolMetrics.submittersWaiting, attributes, gauge(readings.waiting))
-  add(WorkerPoolMetrics.workersBusy, attributes, gauge(readings.running))
-  add(WorkerPoolMetrics.workers, attributes, gauge(readings.workers))
-  add(WorkerPoolMetrics.jobWaitTime, attributes, () => histogramState(readings.waitTimes))
-  add(WorkerPoolMetrics.jobRunTime, attributes, () => histogramState(readings.runTimes))
+  add(WorkerPoolMetrics.jobsRejected, attributes, counter(() => c.rejected))
+  add(WorkerPoolMetrics.jobsRetried, attributes, counter(() => c.retried))
+  add(WorkerPoolMetrics.queueDepth, attributes, gauge(() => c.queued))
+  add(WorkerPoolMetrics.submittersWaiting, attributes, gauge(() => self.waiters.size))
+  add(WorkerPoolMetrics.workersBusy, attributes, gauge(() => c.running))
+  add(WorkerPoolMetrics.workers, attributes, gauge(() => self.workers))
+  add(WorkerPoolMetrics.jobWaitTime, attributes, () => histogramState(c.waitTimes))
+  add(WorkerPoolMetrics.jobRunTime, attributes, () => histogramState(c.runTimes))
   return () => {
     for (const registration of registrations) registration.remove()
   }

@@ -1,0 +1,125 @@
+/**
+ * The pool's lifecycle: pausing, resizing, and the three ways to stop (`drain`, `shutdown`, and closing the scope,
+ * which drains within `shutdownTimeout` and then shuts down what is left).
+ */
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as FiberSet from "effect/FiberSet"
+import type { Concurrency } from "../WorkerPool.ts"
+import { InvalidPoolOptions } from "../WorkerPoolError.ts"
+import { resolveConcurrency } from "./options.ts"
+import { takeAllQueued } from "./queue.ts"
+import { settleShutdown, signalIfIdle } from "./settle.ts"
+import { closed, draining, open, paused, type PoolState, stopping } from "./state.ts"
+import { rejectWaiters } from "./submit.ts"
+import { dispatch, rebalance, releaseAll, stopJob } from "./worker.ts"
+
+/** Stops intake. What is queued will still run: a paused pool resumes, since it must finish its work. */
+const stopIntake = (self: PoolState<any, any, any>): void => {
+  if (self.lifecycle._tag !== "Open") return
+  const wasPaused = self.lifecycle.paused
+  self.lifecycle = draining
+  rejectWaiters(self)
+  if (wasPaused) dispatch(self)
+}
+
+/**
+ * Settles every job that has not started with `PoolShutdown`, and stops the running ones (on behalf of fiber `by`),
+ * which settle with `PoolShutdown` once their finalizers have run. Returns the inputs of the jobs that never
+ * started, in submission order (those between attempts among them).
+ */
+const abort = <I>(self: PoolState<I, any, any>, by: number): Array<I> => {
+  stopIntake(self)
+  if (self.lifecycle._tag === "Draining") self.lifecycle = stopping
+  const unstarted: Array<I> = []
+  for (const job of takeAllQueued(self)) {
+    unstarted.push(job.input)
+    settleShutdown(self, job)
+  }
+  for (const slot of self.slots) {
+    if (slot.job !== undefined) stopJob(self, slot.job, { _tag: "Shutdown", by })
+  }
+  signalIfIdle(self)
+  return unstarted
+}
+
+/** Waits until nothing is queued or running. */
+export const awaitIdle = (self: PoolState<any, any, any>): Effect.Effect<void> =>
+  Effect.suspend(() => {
+    if (self.counters.queued === 0 && self.counters.running === 0) return Effect.void
+    self.idleSignal ??= Deferred.makeUnsafe<void>()
+    return Deferred.await(self.idleSignal)
+  })
+
+/** Stops the workers and the timer: the pool is closed. */
+const stopWorkers = (self: PoolState<any, any, any>): Effect.Effect<void> =>
+  Effect.suspend(() => {
+    if (self.lifecycle._tag === "Closed") return Effect.void
+    self.lifecycle = closed
+    releaseAll(self)
+    self.timerWake = undefined
+    return FiberSet.clear(self.fibers)
+  })
+
+export const drain = (self: PoolState<any, any, any>): Effect.Effect<void> =>
+  Effect.suspend(() => {
+    stopIntake(self)
+    return Effect.andThen(awaitIdle(self), stopWorkers(self))
+  })
+
+export const shutdown = <I>(self: PoolState<I, any, any>): Effect.Effect<Array<I>> =>
+  Effect.withFiber((fiber) => {
+    const unstarted = abort(self, fiber.id)
+    return Effect.as(Effect.andThen(awaitIdle(self), stopWorkers(self)), unstarted)
+  })
+
+/** Closing the pool's scope: a drain bounded by `shutdownTimeout`, then a shutdown of what is left. */
+export const close = (self: PoolState<any, any, any>): Effect.Effect<void> =>
+  Effect.withFiber((fiber) => {
+    stopIntake(self)
+    const deadline = self.settings.shutdownTimeout
+    const graceful = deadline === Infinity
+      ? awaitIdle(self)
+      : deadline === 0
+      ? Effect.void
+      : Effect.asVoid(Effect.timeoutOption(awaitIdle(self), deadline))
+    return graceful.pipe(
+      Effect.andThen(Effect.suspend(() => {
+        abort(self, fiber.id)
+        return awaitIdle(self)
+      })),
+      Effect.andThen(stopWorkers(self))
+    )
+  })
+
+/** Holds jobs back from starting. Only an open pool pauses: a pool that stops must still finish its queued jobs. */
+export const pause = (self: PoolState<any, any, any>): Effect.Effect<void> =>
+  Effect.sync(() => {
+    if (self.lifecycle._tag === "Open") self.lifecycle = paused
+  })
+
+export const resume = (self: PoolState<any, any, any>): Effect.Effect<void> =>
+  Effect.sync(() => {
+    if (self.lifecycle._tag === "Open") self.lifecycle = open
+    dispatch(self)
+  })
+
+/** Changes the pool's size bounds; an invalid size leaves the pool unchanged. */
+export const resize = (
+  self: PoolState<any, any, any>,
+  concurrency: number | Concurrency
+): Effect.Effect<void, InvalidPoolOptions> =>
+  Effect.suspend(() => {
+    const sizing = resolveConcurrency(
+      typeof concurrency === "object" && concurrency !== null && concurrency.idleTimeout === undefined
+        ? { ...concurrency, idleTimeout: self.idleTimeout }
+        : concurrency
+    )
+    if (sizing instanceof InvalidPoolOptions) return Exit.fail(sizing)
+    self.minWorkers = sizing.minWorkers
+    self.maxWorkers = sizing.maxWorkers
+    self.idleTimeout = sizing.idleTimeout
+    rebalance(self)
+    return Exit.void
+  })

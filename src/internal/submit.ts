@@ -1,0 +1,194 @@
+/**
+ * Submissions: accepting a job (or turning it away), the submitters waiting for room, and cancellation of a job
+ * by its submitter.
+ */
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import type * as Tracer from "effect/Tracer"
+import type { JobOptions } from "../WorkerPool.ts"
+import { type InvalidJobOptions, QueueFull, type SubmitError } from "../WorkerPoolError.ts"
+import { Job, type PoolError, Rare } from "./job.ts"
+import { checkJobOptions, durationMillis } from "./options.ts"
+import { enqueue, slidingVictim, unqueue } from "./queue.ts"
+import { settleCancelled, settleDropped, shutdownError, signalIfIdle } from "./settle.ts"
+import { currentTime, isOpen, type PoolState } from "./state.ts"
+import type { Waiter } from "./waiters.ts"
+import { dispatch, stopJob } from "./worker.ts"
+
+/** Makes the record of an accepted job. `parent` is the submitter's span, when job spans are on. */
+const accept = <I, A, E>(
+  self: PoolState<I, A, E>,
+  input: I,
+  options: JobOptions | undefined,
+  parent: Tracer.AnySpan | undefined
+): Job<I, A, E> => {
+  self.counters.submitted++
+  const seq = ++self.seq
+  const rank = ++self.ranks
+  const job = options === undefined
+    ? new Job<I, A, E>(
+      seq,
+      rank,
+      input,
+      self.settings.timeout,
+      undefined,
+      parent === undefined ? undefined : new Rare(0, undefined, undefined, parent)
+    )
+    : new Job<I, A, E>(
+      seq,
+      rank,
+      input,
+      options.timeout === undefined ? self.settings.timeout : durationMillis(options.timeout)!,
+      options.id,
+      options.priority === undefined && options.key === undefined && options.retry === undefined &&
+        parent === undefined
+        ? undefined
+        : new Rare(options.priority ?? 0, options.key, options.retry, parent)
+    )
+  job.queuedAt = currentTime(self)
+  return job
+}
+
+/** The span of the submitting fiber, which a job's span continues. */
+export const submitterSpan = (self: PoolState<any, any, any>): Tracer.AnySpan | undefined =>
+  self.settings.tracing ? Fiber.getCurrent()?.cache.span : undefined
+
+/**
+ * Places an accepted job in the queue and gets it started: an idle worker, if any, takes it at once (inline);
+ * otherwise a new worker is added if the pool may grow. Nothing starts while the pool is paused.
+ */
+const place = <I, A, E>(self: PoolState<I, A, E>, job: Job<I, A, E>): void => {
+  self.counters.queued++
+  enqueue(self, job)
+  dispatch(self)
+}
+
+/** Whether a new job fits: the queue is below capacity and no submitter waits for room before it. */
+const hasRoom = (self: PoolState<any, any, any>): boolean =>
+  self.counters.queued < self.settings.capacity && self.waiters.size === 0
+
+/**
+ * The synchronous part of every submission: returns the accepted job, the error that turns it away, or
+ * `undefined` when the submitter is to wait for room (`overflow: "suspend"`). An `execute` caller passes its
+ * `onSettled`, registered on the job before the job is placed, since an idle worker may run the job inline.
+ */
+export const offer = <I, A, E>(
+  self: PoolState<I, A, E>,
+  input: I,
+  options: JobOptions | undefined,
+  tryOnly: boolean,
+  onSettled: Job<I, A, E>["onSettled"]
+): Job<I, A, E> | SubmitError | undefined => {
+  if (options !== undefined) {
+    const invalid: InvalidJobOptions | undefined = checkJobOptions(options)
+    if (invalid !== undefined) return invalid
+  }
+  if (!isOpen(self)) {
+    self.counters.rejected++
+    return shutdownError(self, options?.id)
+  }
+  if (hasRoom(self)) {
+    const job = accept(self, input, options, submitterSpan(self))
+    job.onSettled = onSettled
+    place(self, job)
+    return job
+  }
+  const overflow = self.settings.overflow
+  if (tryOnly || overflow === "fail") {
+    self.counters.rejected++
+    return new QueueFull({ pool: self.name, capacity: self.settings.capacity })
+  }
+  if (overflow === "dropping") {
+    const job = accept(self, input, options, submitterSpan(self))
+    job.onSettled = onSettled
+    settleDropped(self, job, "dropping")
+    return job
+  }
+  if (overflow === "sliding") {
+    // drop the oldest queued jobs until the new one fits (retries may have taken the queue above capacity)
+    while (self.counters.queued >= self.settings.capacity) {
+      const victim = slidingVictim(self)
+      if (victim === undefined) break
+      unqueue(self, victim)
+      settleDropped(self, victim, "sliding")
+    }
+    const job = accept(self, input, options, submitterSpan(self))
+    job.onSettled = onSettled
+    place(self, job)
+    return job
+  }
+  return undefined
+}
+
+/** Admits waiting submitters, in arrival order, while there is room. */
+export const admitWaiters = <I, A, E>(self: PoolState<I, A, E>): void => {
+  const capacity = self.settings.capacity
+  while (self.waiters.size > 0 && self.counters.queued < capacity && isOpen(self)) {
+    const waiter = self.waiters.take()!
+    const job = accept(self, waiter.input, waiter.options, waiter.parent)
+    waiter.job = job
+    if (waiter.forExecute) {
+      job.onSettled = waiter.resume
+      place(self, job)
+    } else {
+      place(self, job)
+      waiter.resume(Exit.succeed(job))
+    }
+  }
+}
+
+/** Turns away every waiting submitter with `PoolShutdown`: intake has stopped. */
+export const rejectWaiters = (self: PoolState<any, any, any>): void => {
+  for (const waiter of self.waiters.takeAll()) {
+    self.counters.rejected++
+    waiter.resume(Exit.fail(shutdownError(self, waiter.options?.id)))
+  }
+}
+
+/** Cancels a job on behalf of fiber `by`. Returns true when the job still has to settle (it is running). */
+export const cancel = <I, A, E>(self: PoolState<I, A, E>, job: Job<I, A, E>, by: number): boolean => {
+  if (job.phase === "Running") {
+    stopJob(self, job, { _tag: "Cancelled", by })
+    return true
+  }
+  if (job.phase === "Done") return false
+  unqueue(self, job)
+  settleCancelled(self, job, by)
+  admitWaiters(self)
+  signalIfIdle(self)
+  return false
+}
+
+/** What an interrupted `execute` caller that waits for room runs: it gives up its place, or cancels its job. */
+export const cancelExecuteWaiter = (waiter: Waiter<any>): Effect.Effect<void> => {
+  const self = waiter.pool
+  const job = waiter.job as Job<any, any, any> | undefined
+  if (job === undefined) {
+    self.waiters.giveUp(waiter)
+    return Effect.void
+  }
+  return cancelAndAwait(self, job, Fiber.getCurrent()?.id ?? -1)
+}
+
+/** What an interrupted `submit` caller that waits for room runs: it gives up its place. */
+export const cancelSubmitWaiter = (waiter: Waiter<any>): Effect.Effect<void> => {
+  waiter.pool.waiters.giveUp(waiter)
+  return Effect.void
+}
+
+/** Cancels a job and waits until it has settled (its finalizers have run). */
+export const cancelAndAwait = (self: PoolState<any, any, any>, job: Job<any, any, any>, by: number) =>
+  cancel(self, job, by) ? awaitSettled(job) : Effect.void
+
+/** Waits until a job has settled, whatever its outcome. */
+export const awaitSettled = (job: Job<any, any, any>): Effect.Effect<void> =>
+  job.phase === "Done" ? Effect.void : Effect.asVoid(Effect.exit(awaitJob(job)))
+
+/** Waits for a job's outcome, through its `Deferred` (made on the first call). */
+export const awaitJob = <A, E>(job: Job<any, A, E>): Effect.Effect<A, E | PoolError> => {
+  if (job.exit !== undefined) return job.exit
+  job.deferred ??= Deferred.makeUnsafe()
+  return Deferred.await(job.deferred)
+}
