@@ -1,7 +1,7 @@
 /**
- * A worker pool: a fixed number of worker fibers run a handler over jobs fed through a bounded queue. The pool
- * lives in a `Scope`: closing it stops intake, lets queued and running jobs finish within `shutdownTimeout`,
- * settles whatever is left with `PoolShutdown`, and leaves no fiber behind. Every accepted job settles exactly
+ * A worker pool: worker fibers (a fixed number, or between a minimum and a maximum) run a handler over jobs fed
+ * through a bounded queue. The pool lives in a `Scope`: closing it stops intake, lets queued and running jobs finish
+ * within `shutdownTimeout`, settles whatever is left with `PoolShutdown`, and leaves no fiber behind. Every accepted job settles exactly
  * once, with its handler's own success, typed failure, defect or interruption, or with one of the pool's errors
  * (`JobTimeout`, `JobDropped`, `PoolShutdown`).
  *

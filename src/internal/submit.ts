@@ -130,11 +130,11 @@ export const admitWaiters = <I, A, E>(self: PoolState<I, A, E>): void => {
     const job = accept(self, waiter.input, waiter.options, waiter.parent)
     waiter.job = job
     if (waiter.forExecute) {
-      job.onSettled = waiter.resume
+      job.onSettled = waiter.reply
       place(self, job)
     } else {
       place(self, job)
-      waiter.resume(Exit.succeed(job))
+      waiter.reply(Exit.succeed(job))
     }
   }
 }
@@ -143,7 +143,7 @@ export const admitWaiters = <I, A, E>(self: PoolState<I, A, E>): void => {
 export const rejectWaiters = (self: PoolState<any, any, any>): void => {
   for (const waiter of self.waiters.takeAll()) {
     self.counters.rejected++
-    waiter.resume(Exit.fail(shutdownError(self, waiter.options?.id)))
+    waiter.reply(Exit.fail(shutdownError(self, waiter.options?.id)))
   }
 }
 

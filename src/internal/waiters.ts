@@ -22,7 +22,7 @@ export class Waiter<I> extends Effectable.Class<void> {
   readonly input: I
   readonly options: JobOptions | undefined
   readonly forExecute: boolean
-  readonly resume: (exit: Exit.Exit<any, any>) => void
+  readonly reply: (exit: Exit.Exit<any, any>) => void
   readonly onCancel: (waiter: Waiter<I>) => Effect.Effect<void>
   readonly parent: Tracer.AnySpan | undefined
   /** the job it became, once admitted */
@@ -34,7 +34,7 @@ export class Waiter<I> extends Effectable.Class<void> {
     input: I,
     options: JobOptions | undefined,
     forExecute: boolean,
-    resume: (exit: Exit.Exit<any, any>) => void,
+    reply: (exit: Exit.Exit<any, any>) => void,
     onCancel: (waiter: Waiter<I>) => Effect.Effect<void>,
     parent: Tracer.AnySpan | undefined
   ) {
@@ -43,7 +43,7 @@ export class Waiter<I> extends Effectable.Class<void> {
     this.input = input
     this.options = options
     this.forExecute = forExecute
-    this.resume = resume
+    this.reply = reply
     this.onCancel = onCancel
     this.parent = parent
   }
