@@ -8,14 +8,11 @@ import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import { TestClock } from "effect/testing"
 import { WorkerPool, WorkerPoolError } from "../src/index.ts"
-import { accounted, concurrencyProbe, trackFibers } from "./utils.ts"
+import { fork, trackFibers } from "./utils/fibers.ts"
+import { concurrencyProbe, sleeper } from "./utils/jobs.ts"
+import { accounted } from "./utils/stats.ts"
 
 class Boom extends Schema.TaggedError<Boom>()("Boom", { input: Schema.Number }) {}
-
-const fork = <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.forkChild(self, { startImmediately: true })
-
-/** A handler that sleeps `ms` virtual milliseconds and returns its input. */
-const sleeper = (ms: number) => Effect.sleep(ms).pipe(Effect.as(ms))
 
 describe("WorkerPool", () => {
   describe("execute", () => {

@@ -3,10 +3,8 @@ import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import { TestClock } from "effect/testing"
 import { WorkerPool, WorkerPoolError } from "../src/index.ts"
-import { concurrencyProbe, trackFibers } from "./utils.ts"
-
-const fork = <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.forkChild(self, { startImmediately: true })
-const sleeper = (ms: number) => Effect.sleep(ms).pipe(Effect.as(ms))
+import { fork, trackFibers } from "./utils/fibers.ts"
+import { concurrencyProbe, sleeper } from "./utils/jobs.ts"
 
 describe("elastic sizing", () => {
   it.effect("starts with min workers, adds one per waiting job while all are busy, never more than max", () =>

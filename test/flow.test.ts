@@ -11,18 +11,15 @@ import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import { TestClock } from "effect/testing"
 import { WorkerPool, WorkerPoolError } from "../src/index.ts"
-import { accounted, concurrencyProbe, trackFibers } from "./utils.ts"
+import { fork, trackFibers } from "./utils/fibers.ts"
+import { concurrencyProbe, sleeper } from "./utils/jobs.ts"
+import { accounted } from "./utils/stats.ts"
 
 class Boom extends Schema.TaggedError<Boom>()("Boom", {
   input: Schema.Number,
   attempt: Schema.Number,
   retryable: Schema.Boolean
 }) {}
-
-const fork = <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.forkChild(self, { startImmediately: true })
-
-/** A handler that sleeps `ms` virtual milliseconds and returns its input. */
-const sleeper = (ms: number) => Effect.sleep(ms).pipe(Effect.as(ms))
 
 /**
  * The pools of these tests stop at once when the test's scope closes (`shutdownTimeout: 0`): a test that fails

@@ -7,7 +7,7 @@ import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 import { TestClock } from "effect/testing"
 import { WorkerPool, WorkerPoolError } from "../src/index.ts"
-import { concurrencyProbe } from "./utils.ts"
+import { concurrencyProbe } from "./utils/jobs.ts"
 
 class NotFound extends Schema.TaggedError<NotFound>()("NotFound", { key: Schema.String }) {}
 
