@@ -7,75 +7,13 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
-import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import { TestClock } from "effect/testing"
 import { WorkerPool, WorkerPoolError } from "../src/index.ts"
 import { fork, trackFibers } from "./utils/fibers.ts"
-import { concurrencyProbe, sleeper } from "./utils/jobs.ts"
-import { accounted } from "./utils/stats.ts"
-
-class Boom extends Schema.TaggedError<Boom>()("Boom", {
-  input: Schema.Number,
-  attempt: Schema.Number,
-  retryable: Schema.Boolean
-}) {}
-
-/**
- * The pools of these tests stop at once when the test's scope closes (`shutdownTimeout: 0`): a test that fails
- * midway never leaves the close waiting on virtual time.
- */
-const makePool = <I, A, E = never, R = never>(options: WorkerPool.Options<I, A, E, R>) =>
-  WorkerPool.make({ shutdownTimeout: 0, ...options })
-
-const makeExecutor = (options: Parameters<typeof WorkerPool.makeExecutor>[0]) =>
-  WorkerPool.makeExecutor({ shutdownTimeout: 0, ...options })
-
-/** One start of a handler (a job's attempt), as the handler saw it. */
-interface Start {
-  readonly input: number
-  readonly at: number
-  readonly attempt: number
-  readonly priority: number
-  readonly key: string | undefined
-}
-
-/** Records every start of a handler with the virtual time and the JobInfo it received. */
-const recorder = () => {
-  const starts: Array<Start> = []
-  return {
-    starts,
-    record: (input: number, job: WorkerPool.JobInfo): Effect.Effect<void> =>
-      Effect.flatMap(Clock.currentTimeMillis, (at) =>
-        Effect.sync(() => {
-          starts.push({ input, at, attempt: job.attempt, priority: job.priority, key: job.key })
-        })),
-    inputs: () => starts.map((s) => s.input),
-    times: () => starts.map((s) => s.at),
-    of: (input: number) => starts.filter((s) => s.input === input)
-  }
-}
-
-const checkAccounts = (stats: WorkerPool.Stats, when: string) =>
-  assert.strictEqual(accounted(stats), stats.submitted, `invariant 9 at ${when}: ${JSON.stringify(stats)}`)
-
-const pick = <K extends keyof WorkerPool.Stats>(stats: WorkerPool.Stats, keys: ReadonlyArray<K>) =>
-  Object.fromEntries(keys.map((k) => [k, stats[k]]))
-
-/** Every window of length `interval` holds at most `limit` of the given start times. */
-const assertWindows = (starts: ReadonlyArray<number>, limit: number, interval: number) => {
-  const sorted = [...starts].sort((a, b) => a - b)
-  for (let i = 0; i + limit < sorted.length; i++) {
-    assert.isAtLeast(
-      sorted[i + limit] - sorted[i],
-      interval,
-      `more than ${limit} starts within ${interval} ms: ${sorted.join(",")}`
-    )
-  }
-}
-
-const isInterrupted = (exit: Option.Option<Exit.Exit<unknown, unknown>>): boolean =>
-  Option.isSome(exit) && Exit.isFailure(exit.value) && Cause.hasInterruptsOnly(exit.value.cause)
+import { assertWindows, Boom, concurrencyProbe, isInterrupted, recorder, sleeper } from "./utils/jobs.ts"
+import { makePool } from "./utils/pools.ts"
+import { checkAccounts, pick } from "./utils/stats.ts"
 
 describe("priority", () => {
   it.effect("a higher priority starts first; equal priorities (default 0) start in submission order", () =>
@@ -1008,23 +946,6 @@ describe("executeAll", () => {
       yield* TestClock.adjust(1000)
       assert.deepStrictEqual(started, [1, 2])
     }))
-
-  it.effect("an executor runs a group of effects, each with its own result, in input order", () =>
-    Effect.gen(function*() {
-      const executor = yield* makeExecutor({ concurrency: 2 })
-      const all = yield* fork(executor.executeAll([
-        Effect.sleep(30).pipe(Effect.as("a")),
-        Effect.succeed("b"),
-        Effect.sleep(10).pipe(Effect.as("c"))
-      ]))
-      yield* TestClock.adjust(30)
-      assert.deepStrictEqual(yield* Fiber.join(all), ["a", "b", "c"])
-      const failed = yield* Effect.flip(executor.executeAll([
-        Effect.sleep(30).pipe(Effect.as(1)),
-        Effect.fail(new Boom({ input: 2, attempt: 1, retryable: false }))
-      ]))
-      assert.instanceOf(failed, Boom)
-    }))
 })
 
 describe("executeStream", () => {
@@ -1139,39 +1060,6 @@ describe("executeStream", () => {
         succeeded: 1,
         cancelled: 3
       })
-    }))
-
-  it.effect("an executor maps a stream of effects", () =>
-    Effect.gen(function*() {
-      const executor = yield* makeExecutor({ concurrency: 2 })
-      const fiber = yield* fork(Stream.runCollect(executor.executeStream(
-        Stream.fromIterable([20, 10, 5]).pipe(Stream.map((ms) => Effect.sleep(ms).pipe(Effect.as(ms))))
-      )))
-      yield* TestClock.adjust(30)
-      assert.deepStrictEqual(yield* Fiber.join(fiber), [20, 10, 5])
-    }))
-})
-
-describe("executor", () => {
-  it.effect("re-runs a failed effect on each retry and starts effects by priority", () =>
-    Effect.gen(function*() {
-      const executor = yield* makeExecutor({ concurrency: 1, retry: Schedule.recurs(3) })
-      let runs = 0
-      const flaky = Effect.suspend(() => {
-        runs++
-        return runs < 3 ? Effect.fail(new Boom({ input: runs, attempt: runs, retryable: true })) : Effect.succeed(runs)
-      })
-      assert.strictEqual(yield* executor.execute(flaky), 3)
-      assert.strictEqual((yield* executor.stats).retried, 2)
-      const order: Array<string> = []
-      const step = (name: string) => Effect.sync(() => order.push(name)).pipe(Effect.andThen(Effect.sleep(10)))
-      yield* executor.submit(step("first"))
-      const low = yield* executor.submit(step("low"), { priority: -1 })
-      const high = yield* executor.submit(step("high"), { priority: 1 })
-      yield* TestClock.adjust(30)
-      yield* low.await
-      yield* high.await
-      assert.deepStrictEqual(order, ["first", "high", "low"])
     }))
 })
 
