@@ -198,7 +198,7 @@ describe("shutdown", () => {
   describe("no fiber of the pool outlives it", () => {
     it.effect("no fiber of the pool is alive after its scope closes", () =>
       Effect.gen(function*() {
-        const { alive, started } = yield* trackFibers(
+        const { alive, result: callers, started } = yield* trackFibers(
           Effect.scoped(Effect.gen(function*() {
             const pool = yield* WorkerPool.make({ handler: sleeper, concurrency: 8, timeout: 50, shutdownTimeout: 0 })
             const fibers = yield* Effect.forEach(Array.from({ length: 40 }, (_, i) => i * 3), (ms) =>
@@ -208,7 +208,7 @@ describe("shutdown", () => {
             return fibers.length
           }))
         )
-        assert.isAbove(started, 8)
+        assert.isAtLeast(started, callers + 8, "the fibers counted include the 40 callers and the 8 workers")
         assert.strictEqual(alive, 0)
       }))
 
@@ -225,7 +225,8 @@ describe("shutdown", () => {
           )
           const fiber = yield* fork(run)
           yield* TestClock.adjust(1000)
-          const { alive } = yield* Fiber.join(fiber)
+          const { alive, started } = yield* Fiber.join(fiber)
+          assert.isAtLeast(started, 3, `${stop}: the fibers counted include the 3 workers`)
           assert.strictEqual(alive, 0, stop)
         }
       }))
