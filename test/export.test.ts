@@ -10,54 +10,14 @@ import { FetchHttpClient } from "effect/http"
 import * as Metric from "effect/Metric"
 import { Otlp, OtlpExporter } from "effect/observability"
 import * as Schema from "effect/Schema"
-import { spawn } from "node:child_process"
-import * as fs from "node:fs"
 import * as http from "node:http"
 import type { AddressInfo } from "node:net"
-import * as path from "node:path"
 import { WorkerPool, WorkerPoolMetrics } from "../src/index.ts"
+import { assertSucceeded, lines, run, single } from "./utils/process.ts"
 
-const root = path.resolve(import.meta.dirname, "..")
-/** The pinned Node (24), which runs `.ts`; vitest itself may run on another one. */
-const pinnedNode = path.join(root, "node_modules", ".bin", "node")
-const nodeBinary = fs.existsSync(pinnedNode) ? pinnedNode : process.execPath
-
-interface Ended {
-  readonly code: number | null
-  readonly stdout: string
-  readonly stderr: string
-}
-
-/** Runs `examples/otlp-export.ts` to its end with `env`; interrupting (the time limit) kills it. */
+/** Runs `examples/otlp-export.ts` to its end with `env` and checks that it succeeded. */
 const runExample = (env: NodeJS.ProcessEnv) =>
-  Effect.callback<Ended>((resume) => {
-    const child = spawn(nodeBinary, [path.join("examples", "otlp-export.ts")], {
-      cwd: root,
-      stdio: ["ignore", "pipe", "pipe"],
-      env: { ...env, NO_COLOR: "1" }
-    })
-    let stdout = ""
-    let stderr = ""
-    child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
-      stdout += chunk
-    })
-    child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
-      stderr += chunk
-    })
-    child.on("error", (error) => resume(Effect.die(error)))
-    child.on("close", (code) => resume(Effect.succeed({ code, stdout, stderr })))
-    return Effect.sync(() => child.kill("SIGKILL"))
-  }).pipe(
-    Effect.timeoutOrElse({
-      duration: "30 seconds",
-      orElse: () => Effect.die(new Error("the example was still running after 30 seconds"))
-    }),
-    Effect.tap((ended) =>
-      Effect.sync(() =>
-        assert.strictEqual(ended.code, 0, `exit code ${ended.code}\n${ended.stdout}\n--- stderr\n${ended.stderr}`)
-      )
-    )
-  )
+  Effect.tap(run("otlp-export", env), (ended) => Effect.sync(() => assertSucceeded(ended)))
 
 /** The environment without an OTLP endpoint, so that the example uses its own receiver. */
 const withoutEndpoint = (): NodeJS.ProcessEnv => {
@@ -187,15 +147,6 @@ const assertParented = (spans: ReadonlyArray<OtlpSpan>, jobs: number) => {
 // -----------------------------------------------------------------------------
 // tests
 // -----------------------------------------------------------------------------
-
-const lines = (text: string): Array<string> => text.split("\n").filter((line) => line.length > 0)
-
-/** The one line matching `pattern`. */
-const single = (output: string, pattern: RegExp): RegExpMatchArray => {
-  const found = lines(output).map((line) => line.match(pattern)).filter((m): m is RegExpMatchArray => m !== null)
-  assert.strictEqual(found.length, 1, `expected one line matching ${pattern}, found ${found.length}:\n${output}`)
-  return found[0]!
-}
 
 describe("OTLP export", () => {
   it.live("otlp-export example: its receiver gets every pool series with its value, and every job span under its request", () =>

@@ -1,13 +1,11 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 import { TestClock } from "effect/testing"
 import { WorkerPool, WorkerPoolError } from "../src/index.ts"
-import { concurrencyProbe } from "./utils.ts"
 
 class NotFound extends Schema.TaggedError<NotFound>()("NotFound", { key: Schema.String }) {}
 
@@ -73,78 +71,4 @@ describe("layer", () => {
       const settled = yield* Effect.forEach(yield* Fiber.join(handles), (h) => h.await)
       assert.deepStrictEqual(settled, ["thumb<x>", "thumb<y>", "thumb<z>"])
     }))
-})
-
-class Budget extends Context.Service<Budget, WorkerPool.Executor>()("test/Budget") {}
-class Greeting extends Context.Service<Greeting, string>()("test/Greeting") {}
-
-describe("executor", () => {
-  it.effect("each effect keeps its own success, error and services, which come from the caller", () =>
-    Effect.gen(function*() {
-      const executor = yield* WorkerPool.makeExecutor({ concurrency: 2 })
-      const greet = Effect.map(Greeting, (g) => `${g}, world`)
-      const viaCaller = yield* executor.execute(greet).pipe(Effect.provideService(Greeting, "hello"))
-      const viaOther = yield* executor.execute(greet).pipe(Effect.provideService(Greeting, "bonjour"))
-      assert.deepStrictEqual([viaCaller, viaOther], ["hello, world", "bonjour, world"])
-      const count: number = yield* executor.execute(Effect.succeed(42))
-      assert.strictEqual(count, 42)
-      const error = yield* Effect.flip(executor.execute(Effect.fail(new NotFound({ key: "k" }))))
-      assert.instanceOf(error, NotFound)
-    }))
-
-  it.effect("many call sites share one concurrency budget", () =>
-    Effect.gen(function*() {
-      const probe = concurrencyProbe()
-      const executor = yield* WorkerPool.makeExecutor({ concurrency: 3, capacity: 100 })
-      const siteA = Effect.forEach(Array.from({ length: 10 }, (_, i) => i), (i) =>
-        executor.execute(probe.around(Effect.sleep(5 + i))), { concurrency: "unbounded" })
-      const siteB = Effect.forEach(
-        Array.from({ length: 10 }, (_, i) =>
-          `b${i}`),
-        (s) =>
-          executor.execute(probe.around(Effect.sleep(3).pipe(Effect.as(s)))),
-        { concurrency: "unbounded" }
-      )
-      const both = yield* Effect.forkChild(Effect.all([siteA, siteB], { concurrency: 2 }))
-      yield* TestClock.adjust(1000)
-      const [, bs] = yield* Fiber.join(both)
-      assert.strictEqual(bs.length, 10)
-      assert.strictEqual(probe.max, 3)
-    }))
-
-  it.effect("submit returns a handle; shutdown returns the effects that never started", () =>
-    Effect.gen(function*() {
-      const executor = yield* WorkerPool.makeExecutor({ concurrency: 1 })
-      const ran: Array<string> = []
-      const job = (name: string) => Effect.sync(() => ran.push(name)).pipe(Effect.andThen(Effect.sleep(10)))
-      const first = yield* executor.submit(job("first"))
-      yield* executor.submit(job("second"))
-      const unstarted = yield* executor.shutdown
-      assert.strictEqual(unstarted.length, 1)
-      assert.strictEqual((yield* Effect.flip(first.await))._tag, "PoolShutdown")
-      const rerun = yield* Effect.forkChild(unstarted[0])
-      yield* TestClock.adjust(10)
-      yield* Fiber.join(rerun)
-      assert.deepStrictEqual(ran, ["first", "second"])
-    }))
-
-  it.effect("interrupting the caller cancels the effect", () =>
-    Effect.gen(function*() {
-      const executor = yield* WorkerPool.makeExecutor({ concurrency: 1 })
-      const log: Array<string> = []
-      const fiber = yield* Effect.forkChild(
-        executor.execute(Effect.never.pipe(Effect.onInterrupt(() => Effect.sync(() => log.push("interrupted"))))),
-        { startImmediately: true }
-      )
-      yield* Fiber.interrupt(fiber)
-      assert.deepStrictEqual(log, ["interrupted"])
-      assert.isTrue(Exit.hasInterrupts(fiber.pollUnsafe()!))
-      assert.strictEqual((yield* executor.stats).cancelled, 1)
-    }))
-
-  it.effect("layerExecutor provides the executor as a service", () =>
-    Effect.gen(function*() {
-      const result = yield* Budget.use((budget) => budget.execute(Effect.succeed("ok")))
-      assert.strictEqual(result, "ok")
-    }).pipe(Effect.provide(WorkerPool.layerExecutor(Budget, { concurrency: 4 }))))
 })

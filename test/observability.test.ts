@@ -9,6 +9,7 @@ import * as Schema from "effect/Schema"
 import { TestClock } from "effect/testing"
 import * as Tracer from "effect/Tracer"
 import { WorkerPool, WorkerPoolMetrics } from "../src/index.ts"
+import { fork } from "./utils/fibers.ts"
 
 class Refused extends Schema.TaggedError<Refused>()("Refused", { job: Schema.String }) {}
 
@@ -190,16 +191,12 @@ describe("tracing", () => {
       const { spans, tracer } = recording()
       yield* Effect.gen(function*() {
         const pool = yield* WorkerPool.make({ handler, name: "traced", concurrency: 1, capacity: 10 })
-        const first = yield* Effect.forkChild(
-          pool.execute(work("ok"), { id: "first" }).pipe(Effect.withSpan("request-1")),
-          { startImmediately: true }
-        )
-        const second = yield* Effect.forkChild(
+        const first = yield* fork(pool.execute(work("ok"), { id: "first" }).pipe(Effect.withSpan("request-1")))
+        const second = yield* fork(
           pool.submit(work("fail"), { id: "second" }).pipe(
             Effect.flatMap((handle) => Effect.exit(handle.await)),
             Effect.withSpan("request-2")
-          ),
-          { startImmediately: true }
+          )
         )
         yield* TestClock.adjust(20)
         yield* Fiber.join(first)
@@ -234,14 +231,10 @@ describe("tracing", () => {
         yield* pool.submit(work("ok"))
         yield* pool.submit(work("ok"))
         // the queue is full: this submitter waits, and is admitted by the worker's fiber
-        const waiting = yield* Effect.forkChild(
-          pool.execute(work("flaky"), { retry: Schedule.recurs(1) }).pipe(Effect.withSpan("waiting")),
-          { startImmediately: true }
+        const waiting = yield* fork(
+          pool.execute(work("flaky"), { retry: Schedule.recurs(1) }).pipe(Effect.withSpan("waiting"))
         )
-        const late = yield* Effect.forkChild(
-          Effect.exit(pool.execute(work("overrun"))).pipe(Effect.withSpan("late")),
-          { startImmediately: true }
-        )
+        const late = yield* fork(Effect.exit(pool.execute(work("overrun"))).pipe(Effect.withSpan("late")))
         yield* TestClock.adjust(200)
         yield* Fiber.join(waiting)
         yield* Fiber.join(late)
@@ -266,9 +259,7 @@ describe("tracing", () => {
       const { spans, tracer } = recording()
       yield* Effect.gen(function*() {
         const pool = yield* WorkerPool.make({ handler, tracing: false })
-        const done = yield* Effect.forkChild(pool.execute(work("ok")).pipe(Effect.withSpan("request")), {
-          startImmediately: true
-        })
+        const done = yield* fork(pool.execute(work("ok")).pipe(Effect.withSpan("request")))
         yield* TestClock.adjust(10)
         yield* Fiber.join(done)
       }).pipe(Effect.withTracer(tracer))

@@ -8,7 +8,9 @@ import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import { TestClock } from "effect/testing"
 import { WorkerPool } from "../src/index.ts"
-import { accounted, concurrencyProbe, trackFibers } from "./utils.ts"
+import { trackFibers } from "./utils/fibers.ts"
+import { concurrencyProbe } from "./utils/jobs.ts"
+import { accounted } from "./utils/stats.ts"
 
 /**
  * Thousands of jobs with random outcomes (success, typed failure, defect, timeout, cancellation by the
