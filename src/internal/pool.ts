@@ -70,6 +70,7 @@ export const make = <I, A, E, R>(
       fibers,
       fork: (yield* FiberSet.runtime(fibers)<R>()) as unknown as PoolState<I, A, E>["fork"],
       run,
+      wantsInfo: run.length !== 1,
       retry: settings.retry === undefined ? undefined : resolveRetry(settings.retry),
       lifecycle: open,
       minWorkers: settings.minWorkers,

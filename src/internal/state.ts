@@ -31,11 +31,15 @@ export type Lifecycle =
   | { readonly _tag: "Stopping" }
   | { readonly _tag: "Closed" }
 
-export const open: Lifecycle = { _tag: "Open", paused: false }
-export const paused: Lifecycle = { _tag: "Open", paused: true }
-export const draining: Lifecycle = { _tag: "Draining" }
-export const stopping: Lifecycle = { _tag: "Stopping" }
-export const closed: Lifecycle = { _tag: "Closed" }
+// Every state has the same shape at run time (`paused` is false but in `Open`), so that reading the lifecycle on
+// the per-job path stays monomorphic.
+const lifecycle = (tag: Lifecycle["_tag"], paused: boolean): Lifecycle => ({ _tag: tag, paused }) as Lifecycle
+
+export const open: Lifecycle = lifecycle("Open", false)
+export const paused: Lifecycle = lifecycle("Open", true)
+export const draining: Lifecycle = lifecycle("Draining", false)
+export const stopping: Lifecycle = lifecycle("Stopping", false)
+export const closed: Lifecycle = lifecycle("Closed", false)
 
 /**
  * A worker slot: one of the places (numbered from 1) where a worker fiber runs. A slot is live while a worker
@@ -64,6 +68,11 @@ export interface PoolState<I, A, E> {
   ) => Fiber.Fiber<unknown, unknown>
   /** turns a job into the effect its worker runs */
   readonly run: (input: I, info: JobInfo) => Effect.Effect<A, E, any>
+  /**
+   * Whether `run` may read its `JobInfo`: not when it declares one parameter, and then no snapshot is made (freezing
+   * one costs as much as a tenth of a job's bookkeeping).
+   */
+  readonly wantsInfo: boolean
   /** the pool's retry policy, if any */
   readonly retry: ResolvedRetry | undefined
   lifecycle: Lifecycle

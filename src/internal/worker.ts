@@ -40,7 +40,7 @@ const worker = <I, A, E>(self: PoolState<I, A, E>, slot: Slot): Effect.Effect<vo
     Effect.suspend((): Effect.Effect<A | typeof NoJob, E, any> => {
       const job = (slot.job as Job<I, A, E> | undefined) ?? takeNext(self, slot)
       if (job === undefined) return noJob
-      const effect = self.run(job.input, infoOf(job, self.name))
+      const effect = self.run(job.input, self.wantsInfo ? infoOf(job, self.name) : undefined!)
       if (!Effect.isEffect(effect)) return Effect.die(notAnEffect(self, effect))
       return job.rare === undefined || job.rare.parent === undefined ? effect : traced(self, job, effect)
     })
