@@ -27,6 +27,8 @@ export class Waiter<I> extends Effectable.Class<void> {
   readonly parent: Tracer.AnySpan | undefined
   /** the job it became, once admitted */
   job: unknown = undefined
+  /** taken off the list: admitted or turned away */
+  taken = false
   gaveUp = false
 
   constructor(
@@ -75,6 +77,7 @@ export class WaitList<I> {
         continue
       }
       this.size--
+      waiter.taken = true
       return waiter
     }
     return undefined
@@ -82,7 +85,7 @@ export class WaitList<I> {
 
   /** A waiter gives up its place (it was interrupted). Returns false when it was no longer waiting. */
   giveUp(waiter: Waiter<I>): boolean {
-    if (waiter.gaveUp || waiter.job !== undefined) return false
+    if (waiter.gaveUp || waiter.taken) return false
     waiter.gaveUp = true
     this.size--
     if (++this.tombstones > minTombstones && this.tombstones > this.size) {
