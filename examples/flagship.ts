@@ -11,7 +11,7 @@
  * metrics. On a terminal it is redrawn in place; when stdout is not a terminal (a pipe, a CI log) it prints one line
  * per interval, and the whole panel at the end.
  *
- * Run: npm start   (or: node examples/flagship.ts)
+ * Run: npm start   (or: npm run example -- flagship)
  */
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Clock, Console, Effect, Schema } from "effect"

@@ -18,7 +18,7 @@
  * 3. the report (registered before the pool): runs last, when every job has settled;
  * 4. the observers' `FiberSet` (made first): closes last.
  *
- * Run: node examples/graceful-shutdown.ts   (then press Ctrl-C, or `kill -TERM <pid>`)
+ * Run: npm run example -- graceful-shutdown   (then press Ctrl-C, or `kill -TERM <pid>`)
  */
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Cause, Clock, Console, Effect, Exit, FiberSet } from "effect"

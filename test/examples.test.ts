@@ -37,11 +37,11 @@ interface Running {
   readonly ended: Effect.Effect<Ended>
 }
 
-/** Starts `examples/<name>.ts`. Closing the scope kills the process if it is still running. */
-const start = (name: string) =>
+/** Starts `command` in the project's directory. Closing the scope kills the process if it is still running. */
+const spawnIn = (command: string, args: ReadonlyArray<string>) =>
   Effect.acquireRelease(
     Effect.sync((): Running => {
-      const child = spawn(nodeBinary, [path.join("examples", `${name}.ts`)], {
+      const child = spawn(command, args, {
         cwd: root,
         stdio: ["ignore", "pipe", "pipe"],
         env: { ...process.env, NO_COLOR: "1" }
@@ -64,6 +64,9 @@ const start = (name: string) =>
         if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL")
       })
   )
+
+/** Starts `examples/<name>.ts` on the pinned Node. */
+const start = (name: string) => spawnIn(nodeBinary, [path.join("examples", `${name}.ts`)])
 
 /** Fails the test with the process's output when it does not end in time. */
 const endWithin = (running: Running, limit: `${number} seconds`) =>
@@ -120,6 +123,63 @@ const assertSucceeded = (ended: Ended) =>
 const idList = (text: string): Array<string> => text === "none" ? [] : text.split(", ")
 
 describe("examples", () => {
+  describe("npm run example", () => {
+    /** Runs the README's command, `npm run example -- <args>`, to its end. */
+    const npmRunExample = (...args: ReadonlyArray<string>) =>
+      Effect.flatMap(spawnIn("npm", ["run", "example", "--", ...args]), (running) => endWithin(running, "30 seconds"))
+
+    /** The names an `npm run example` listing gives, in order (npm may add lines of its own after it). */
+    const listed = (stderr: string): Array<string> => {
+      const after = lines(stderr.slice(stderr.indexOf("Examples:\n"))).slice(1)
+      const end = after.findIndex((line) => !/^ {2}\S+$/.test(line))
+      return after.slice(0, end === -1 ? after.length : end).map((line) => line.trim())
+    }
+
+    it.live("runs the example named after --, on the project's Node", () =>
+      Effect.gen(function*() {
+        const ended = yield* npmRunExample("basic")
+        assertSucceeded(ended)
+        single(ended.stdout, /^Job 7 result: 4900$/)
+        single(ended.stdout, /^Done: 10 succeeded, 0 failed on 3 workers$/)
+      }))
+
+    it.live("an unknown name fails with the list of examples", () =>
+      Effect.gen(function*() {
+        const ended = yield* npmRunExample("no-such-example")
+        assert.strictEqual(ended.code, 2, `${ended.stdout}\n${ended.stderr}`)
+        assert.include(ended.stderr, `Unknown example "no-such-example". Run one with: npm run example -- <name>`)
+        assert.include(listed(ended.stderr), "graceful-shutdown", ended.stderr)
+        assert.notInclude(ended.stdout, "Job ")
+      }))
+
+    it.live("without a name it lists every example; each one's header and the README give its command", () =>
+      Effect.gen(function*() {
+        const ended = yield* npmRunExample()
+        assert.strictEqual(ended.code, 2, `${ended.stdout}\n${ended.stderr}`)
+        assert.include(ended.stderr, "Which example? Run one with: npm run example -- <name>")
+        // the programs are the files of examples/ whose header says how to run them (dashboard.ts is a module)
+        const programs = fs.readdirSync(path.join(root, "examples"))
+          .filter((file) => / \* Run: /.test(fs.readFileSync(path.join(root, "examples", file), "utf8")))
+          .map((file) => file.replace(/\.ts$/, ""))
+          .sort()
+        assert.isAtLeast(programs.length, 8)
+        assert.deepStrictEqual(listed(ended.stderr), programs)
+        const readme = fs.readFileSync(path.join(root, "README.md"), "utf8")
+        for (const name of programs) {
+          const header = fs.readFileSync(path.join(root, "examples", `${name}.ts`), "utf8")
+          assert.match(header, new RegExp(` \\* Run: .*npm run example -- ${name}\\b`), name)
+          assert.match(
+            readme,
+            new RegExp(
+              `^\\| \\[\`examples/${name}\\.ts\`\\]\\(examples/${name}\\.ts\\) \\| [^|]*\`npm run example -- ${name}\``,
+              "m"
+            ),
+            name
+          )
+        }
+      }))
+  })
+
   it.live("basic: 3 workers square 10 numbers, one result per job", () =>
     Effect.gen(function*() {
       const ended = yield* run("basic")
