@@ -6,7 +6,7 @@
  * result (or typed error) comes back to the caller that submitted it, so no result channel is needed. Closing
  * the scope (the `defer pool.Stop()` of the Go version) drains the pool and stops the workers.
  *
- * Run: node examples/basic.ts
+ * Run: npm run example -- basic
  */
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Console, Data, Effect, Random } from "effect"

@@ -13,7 +13,7 @@
  * The work is simulated with fixed durations of 50 to 150 ms, except jobs 4 and 12, which stall (350 ms) and so
  * time out, so that the output is the same on every run.
  *
- * Run: node examples/context-timeouts.ts
+ * Run: npm run example -- context-timeouts
  */
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Cause, Clock, Console, Effect, Exit, Fiber, Schedule } from "effect"

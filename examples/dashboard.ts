@@ -63,9 +63,23 @@ export const read = (pool: string): Effect.Effect<Reading> =>
 export const finished = (r: Reading): number => WorkerPoolMetrics.outcomes.reduce((n, o) => n + r.outcomes[o], 0)
 
 /** Jobs per second that reached an outcome between two readings. */
-export const throughput = (now: Reading, before: Reading | undefined): number => {
-  if (before === undefined || now.at <= before.at) return 0
+export const throughput = (now: Reading, before: Reading): number => {
+  if (now.at <= before.at) return 0
   return ((finished(now) - finished(before)) * 1000) / (now.at - before.at)
+}
+
+/**
+ * What a rate covers: the interval since the previous frame (the live frames), or the whole run, since the view
+ * started (the final frame). The label says which, so that a run's last, nearly idle interval is not read as its
+ * throughput.
+ */
+export type Span = "interval" | "run"
+
+/** The rate of jobs reaching an outcome since `before`, labelled with the span it covers. */
+export const rate = (now: Reading, before: Reading, span: Span): string => {
+  const seconds = ((now.at - before.at) / 1000).toFixed(2)
+  return `${throughput(now, before).toFixed(0)} jobs/s ` +
+    (span === "run" ? `(whole run, ${seconds} s)` : `(last ${seconds} s)`)
 }
 
 /** The run time (ms) under which a share `q` of the runs fell: the upper bound of the bucket that holds it. */
@@ -82,14 +96,17 @@ const bar = (part: number, whole: number, width: number): string => {
 const ms = (millis: number): string =>
   millis === Infinity ? "> 300 s" : `${millis < 10 ? millis : Math.round(millis)} ms`
 
-/** The panel: one line per concern. `total` is how many jobs the program will submit, when it knows. */
-export const panel = (title: string, now: Reading, before: Reading | undefined, total?: number): Array<string> => {
+/**
+ * The panel: one line per concern, with the rate since `before` over `span`. `total` is how many jobs the program
+ * will submit, when it knows.
+ */
+export const panel = (title: string, now: Reading, before: Reading, span: Span, total?: number): Array<string> => {
   const done = finished(now)
   const o = now.outcomes
   return [
     `${title}`,
     `  progress   [${bar(done, total ?? now.submitted, 30)}] ${done}/${total ?? now.submitted} done` +
-    `   ${throughput(now, before).toFixed(0)} jobs/s`,
+    `   ${rate(now, before, span)}`,
     `  workers    [${bar(now.busy, now.workers, 30)}] ${now.busy}/${now.workers} busy`,
     `  queue      ${now.queued} queued, ${now.waiting} submitters waiting for room, ${now.rejected} rejected`,
     `  outcomes   ok ${o.succeeded}  failed ${o.failed}  defect ${o.defect}  timed out ${o.timed_out}`,
@@ -99,17 +116,19 @@ export const panel = (title: string, now: Reading, before: Reading | undefined, 
   ]
 }
 
-/** The same, on one line (for logs). */
-export const line = (now: Reading, before: Reading | undefined, total?: number): string => {
+/** A live frame on one line (for logs), with the rate over the last interval. */
+export const line = (now: Reading, before: Reading, total?: number): string => {
   const o = now.outcomes
-  return `${finished(now)}/${total ?? now.submitted} done, ${throughput(now, before).toFixed(0)} jobs/s | ` +
+  return `${finished(now)}/${total ?? now.submitted} done, ${rate(now, before, "interval")} | ` +
     `busy ${now.busy}/${now.workers}, queued ${now.queued}, waiting ${now.waiting} | ` +
     `ok ${o.succeeded} failed ${o.failed} timed out ${o.timed_out} cancelled ${o.cancelled}`
 }
 
 /**
  * Shows the pool `pool` every `every` until the returned effect is run: it stops the view and draws the final
- * state as a panel. The view lives in the current scope.
+ * state as a panel. Each live frame shows the rate over its interval; the final panel shows the whole run's (the
+ * jobs that reached an outcome since the view started, over the seconds since then). The view lives in the current
+ * scope.
  */
 export const live = (
   pool: string,
@@ -117,13 +136,16 @@ export const live = (
 ): Effect.Effect<Effect.Effect<void>, never, Scope.Scope> =>
   Effect.gen(function*() {
     const tty = process.stdout.isTTY === true
-    let before: Reading | undefined
+    const first = yield* read(pool)
+    let before = first
     let drawn = 0
     const draw = (last: boolean) =>
       Effect.gen(function*() {
         const now = yield* read(pool)
         if (tty || last) {
-          const lines = panel(options.title, now, before, options.total)
+          const lines = last
+            ? panel(options.title, now, first, "run", options.total)
+            : panel(options.title, now, before, "interval", options.total)
           const width = (process.stdout.columns || 100) - 1
           // move up over the previous panel, then redraw it line by line
           if (tty) {

@@ -13,7 +13,7 @@
  * the traffic stops for 1 second once the burst is worked off, instead of 8 and 5 seconds), so it runs in a few
  * seconds.
  *
- * Run: node examples/dynamic.ts
+ * Run: npm run example -- dynamic
  */
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Console, Effect, Fiber, Schedule, Semaphore } from "effect"

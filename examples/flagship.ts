@@ -9,9 +9,10 @@
  *
  * A live dashboard (`dashboard.ts`) shows throughput, the queue, busy workers and outcome counts, read from the pool's
  * metrics. On a terminal it is redrawn in place; when stdout is not a terminal (a pipe, a CI log) it prints one line
- * per interval, and the whole panel at the end.
+ * per interval, and the whole panel at the end. While it runs, the rate is the last interval's; the final panel
+ * gives the whole run's (jobs completed over the run's seconds), which the summary's images/s matches.
  *
- * Run: npm start   (or: node examples/flagship.ts)
+ * Run: npm start   (or: npm run example -- flagship)
  */
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Clock, Console, Effect, Schema } from "effect"

@@ -12,7 +12,7 @@
  * Every line it prints is computed from what happened (start times, attempts, outcomes), so the output shows each
  * rule holding.
  *
- * Run: node examples/flow-control.ts
+ * Run: npm run example -- flow-control
  */
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Clock, Console, Effect, Schedule, Schema, Stream } from "effect"

@@ -10,13 +10,13 @@
  * it, and prints what arrived: the latest data point of every `worker_pool_*` series, and how the job spans relate
  * to the request spans.
  *
- * Run: node examples/otlp-export.ts
+ * Run: npm run example -- otlp-export
  *
  * To export to a real collector instead, set the standard endpoint variable (the program then only reports where
  * it sent the data). For example Jaeger, which takes OTLP/HTTP on port 4318 and shows traces on port 16686:
  *
  *   docker run --rm -p 4318:4318 -p 16686:16686 jaegertracing/all-in-one
- *   OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4318 node examples/otlp-export.ts
+ *   OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4318 npm run example -- otlp-export
  *
  * or an OpenTelemetry Collector with an `otlp` receiver (`protocols: { http: }`) on the same port.
  */

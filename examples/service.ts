@@ -8,7 +8,7 @@
  *    different types, from different call sites, share one concurrency budget; each keeps its own success type,
  *    error type and services (which come from the caller: here `Mailer`, provided where the effects are run).
  *
- * Run: node examples/service.ts
+ * Run: npm run example -- service
  */
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Console, Context, Effect, Layer, Schema } from "effect"

@@ -10,13 +10,84 @@ import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import { TestClock } from "effect/testing"
+import * as fs from "node:fs"
+import * as path from "node:path"
 import { WorkerPool } from "../src/index.ts"
 import { fork } from "./utils/fibers.ts"
-import { assertSucceeded, endWithin, lines, run, single, start, waitForOutput } from "./utils/process.ts"
+import {
+  assertSucceeded,
+  type Ended,
+  endWithin,
+  lines,
+  run,
+  single,
+  spawnIn,
+  start,
+  waitForOutput
+} from "./utils/process.ts"
+
+const root = path.resolve(import.meta.dirname, "..")
 
 const idList = (text: string): Array<string> => text === "none" ? [] : text.split(", ")
 
 describe("examples", () => {
+  describe("npm run example", () => {
+    /** Runs the README's command, `npm run example -- <args>`, to its end. */
+    const npmRunExample = (...args: ReadonlyArray<string>) =>
+      Effect.flatMap(spawnIn("npm", ["run", "example", "--", ...args]), (running) => endWithin(running, "30 seconds"))
+
+    /** The names an `npm run example` listing gives, in order (npm may add lines of its own after it). */
+    const listed = (stderr: string): Array<string> => {
+      const after = lines(stderr.slice(stderr.indexOf("Examples:\n"))).slice(1)
+      const end = after.findIndex((line) => !/^ {2}\S+$/.test(line))
+      return after.slice(0, end === -1 ? after.length : end).map((line) => line.trim())
+    }
+
+    it.live("runs the example named after --, on the project's Node", () =>
+      Effect.gen(function*() {
+        const ended = yield* npmRunExample("basic")
+        assertSucceeded(ended)
+        single(ended.stdout, /^Job 7 result: 4900$/)
+        single(ended.stdout, /^Done: 10 succeeded, 0 failed on 3 workers$/)
+      }))
+
+    it.live("an unknown name fails with the list of examples", () =>
+      Effect.gen(function*() {
+        const ended = yield* npmRunExample("no-such-example")
+        assert.strictEqual(ended.code, 2, `${ended.stdout}\n${ended.stderr}`)
+        assert.include(ended.stderr, `Unknown example "no-such-example". Run one with: npm run example -- <name>`)
+        assert.include(listed(ended.stderr), "graceful-shutdown", ended.stderr)
+        assert.notInclude(ended.stdout, "Job ")
+      }))
+
+    it.live("without a name it lists every example; each one's header and the README give its command", () =>
+      Effect.gen(function*() {
+        const ended = yield* npmRunExample()
+        assert.strictEqual(ended.code, 2, `${ended.stdout}\n${ended.stderr}`)
+        assert.include(ended.stderr, "Which example? Run one with: npm run example -- <name>")
+        // the programs are the files of examples/ whose header says how to run them (dashboard.ts is a module)
+        const programs = fs.readdirSync(path.join(root, "examples"))
+          .filter((file) => / \* Run: /.test(fs.readFileSync(path.join(root, "examples", file), "utf8")))
+          .map((file) => file.replace(/\.ts$/, ""))
+          .sort()
+        assert.isAtLeast(programs.length, 8)
+        assert.deepStrictEqual(listed(ended.stderr), programs)
+        const readme = fs.readFileSync(path.join(root, "README.md"), "utf8")
+        for (const name of programs) {
+          const header = fs.readFileSync(path.join(root, "examples", `${name}.ts`), "utf8")
+          assert.match(header, new RegExp(` \\* Run: .*npm run example -- ${name}\\b`), name)
+          assert.match(
+            readme,
+            new RegExp(
+              `^\\| \\[\`examples/${name}\\.ts\`\\]\\(examples/${name}\\.ts\\) \\| [^|]*\`npm run example -- ${name}\``,
+              "m"
+            ),
+            name
+          )
+        }
+      }))
+  })
+
   it.live("basic: 3 workers square 10 numbers, one result per job", () =>
     Effect.gen(function*() {
       const ended = yield* run("basic")
@@ -94,13 +165,16 @@ describe("examples", () => {
       assert.notInclude(out, "\r")
       assert.notInclude(out, "\x1b[")
       const progress = lines(out).filter((line) =>
-        /^\d+\/300 done, \d+ jobs\/s \| busy [0-8]\/8, queued \d+, waiting \d+ \| ok \d+ failed \d+ timed out \d+ cancelled 0$/
+        /^\d+\/300 done, \d+ jobs\/s \(last [\d.]+ s\) \| busy [0-8]\/8, queued \d+, waiting \d+ \| ok \d+ failed \d+ timed out \d+ cancelled 0$/
           .test(line)
       )
       assert.isAtLeast(progress.length, 2, out)
       // the queue (32) fills up and submitters wait for room while the 300 images go through
       assert.isTrue(progress.some((line) => /queued 32, waiting [1-9]/.test(line)), out)
-      single(out, /^ {2}progress {3}\[#{30}\] 300\/300 done {3}\d+ jobs\/s$/)
+      const [, finalRate, finalSeconds] = single(
+        out,
+        /^ {2}progress {3}\[#{30}\] 300\/300 done {3}(\d+) jobs\/s \(whole run, ([\d.]+) s\)$/
+      )
       single(out, /^ {2}workers {4}\[-{30}\] 0\/8 busy$/)
       single(out, /^ {2}queue {6}0 queued, 0 submitters waiting for room, 0 rejected$/)
       const outcomes = single(
@@ -110,12 +184,18 @@ describe("examples", () => {
       assert.strictEqual(Number(outcomes[1]) + 20 + Number(outcomes[2]), 300)
       single(out, /^ {13}cancelled 0 {2}dropped 0 {2}shutdown 0 {2}retried 0$/)
       single(out, /^ {2}run time {3}avg \d+ ms, p50 <= \d+ ms, p99 <= \d+ ms$/)
-      const [, total, succeeded, failed, timedOut] = single(
+      const [, total, seconds, succeeded, failed, timedOut] = single(
         out,
-        /^Summary: (\d+) images in [\d.]+s: (\d+) succeeded, (\d+) failed \(CorruptImage\), (\d+) timed out \(JobTimeout\)$/
+        /^Summary: (\d+) images in ([\d.]+)s: (\d+) succeeded, (\d+) failed \(CorruptImage\), (\d+) timed out \(JobTimeout\)$/
       )
       assert.strictEqual(Number(total), 300)
-      assert.strictEqual(Number(succeeded) + Number(failed) + Number(timedOut), 300)
+      const completed = Number(succeeded) + Number(failed) + Number(timedOut)
+      assert.strictEqual(completed, 300)
+      // the final panel's rate is the whole run's (the summary's jobs over its seconds), not the last interval's: the
+      // last interval, when only the stragglers are left, runs far below it
+      const wholeRun = completed / Number(seconds)
+      assert.approximately(Number(finalSeconds), Number(seconds), 0.1, out)
+      assert.approximately(Number(finalRate), wholeRun, wholeRun * 0.05, out)
       // the workload is fixed: 20 corrupt images; the 4 that hang always time out
       assert.strictEqual(Number(failed), 20)
       assert.isAtLeast(Number(timedOut), 4)
@@ -235,98 +315,197 @@ describe("examples", () => {
     }))
 
   describe("graceful-shutdown", () => {
+    /** What a signal-ended run exits with: 128 + the signal's number. */
+    const exitCodes: Record<"SIGINT" | "SIGTERM", number> = { SIGINT: 130, SIGTERM: 143 }
+
+    const jobsIn = (ls: ReadonlyArray<string>, pattern: RegExp) =>
+      ls.map((line) => line.match(pattern)?.[1]).filter((id): id is string => id !== undefined)
+
+    /** Starts the service and waits until it is busy: the queue is full and jobs have finished. */
+    const startBusy = Effect.gen(function*() {
+      const running = yield* start("graceful-shutdown")
+      yield* waitForOutput(
+        running,
+        (out) => out.includes("queue full") && (out.match(/ finished on worker /g) ?? []).length >= 3
+      )
+      return running
+    })
+
     /**
-     * Starts the service, waits until it is busy (the queue is full and jobs have finished), sends `signal` once,
-     * and checks the shutdown from what the program printed.
+     * Checks what every shutdown reports, gracefully or at once, and returns it: the process exited with `code`
+     * and printed nothing on stderr; the workers were started before any traffic; intake stopped at the signal;
+     * every accepted job settled exactly once (finished before the signal, during the shutdown, or not at all);
+     * the jobs not finished are those interrupted while running and those that never started.
      */
-    const shutdownOn = (signal: NodeJS.Signals) =>
-      Effect.gen(function*() {
-        const running = yield* start("graceful-shutdown")
-        yield* waitForOutput(
-          running,
-          (out) => out.includes("queue full") && (out.match(/ finished on worker /g) ?? []).length >= 3
+    const checkReport = (
+      ended: Ended,
+      code: number,
+      last: "Shutdown complete" | `Stopped at once by a second ${string}`
+    ) => {
+      assert.strictEqual(
+        ended.code,
+        code,
+        `exit code ${ended.code} (${ended.signal})\n${ended.stdout}\n${ended.stderr}`
+      )
+      assert.strictEqual(ended.stderr, "")
+
+      const all = lines(ended.stdout)
+      const signalLine = all.findIndex((line) => line.includes("signal received"))
+      assert.isAtLeast(signalLine, 0, ended.stdout)
+      const before = all.slice(0, signalLine)
+      const after = all.slice(signalLine + 1)
+
+      // the workers were started before any traffic
+      assert.match(all[0]!, /pool ready: 3 workers started, queue capacity 24$/)
+
+      // at the signal: jobs in flight and jobs queued
+      const [, inFlightText, queuedText] = single(
+        ended.stdout,
+        /signal received: stopping intake; in flight: (.*); queued: (\d+); draining for up to 2 seconds$/
+      )
+      const inFlight = idList(inFlightText!)
+      assert.isAtLeast(inFlight.length, 1)
+      assert.isAtLeast(Number(queuedText), 1)
+
+      // intake stopped: the producer's next submission was refused
+      assert.isTrue(after.some((line) => line.endsWith("producer stopped: the pool takes no more jobs (PoolShutdown)")))
+      assert.isFalse(before.some((line) => line.includes("producer stopped")))
+
+      const finishedBefore = jobsIn(before, / (job-\d+) finished on worker \d/)
+      const finishedAfter = jobsIn(after, / (job-\d+) finished on worker \d/)
+      const startedBefore = jobsIn(before, / (job-\d+) started on worker \d/)
+      const [, duringText] = single(ended.stdout, /^finished during shutdown \(\d+\): (.*)$/)
+      const [, notFinishedText] = single(ended.stdout, /^not finished, PoolShutdown \(\d+\): (.*)$/)
+      const [, interruptedText] = single(ended.stdout, /^ {2}interrupted while running \(\d+\): (.*)$/)
+      const [, neverStartedText] = single(ended.stdout, /^ {2}never started \(\d+\): (.*)$/)
+      const during = idList(duringText!)
+      const notFinished = idList(notFinishedText!)
+      const interrupted = idList(interruptedText!)
+      const neverStarted = idList(neverStartedText!)
+      assert.sameMembers(during, finishedAfter)
+      assert.sameMembers(jobsIn(after, / (job-\d+) not finished: PoolShutdown$/), notFinished)
+      assert.sameMembers([...interrupted, ...neverStarted], notFinished)
+      assert.sameMembers(jobsIn(after, / (job-\d+) interrupted on worker \d/), interrupted)
+      for (const id of neverStarted) assert.notInclude(startedBefore, id)
+
+      const [, accepted, beforeCount, duringCount, notCount, took] = single(
+        ended.stdout,
+        new RegExp(
+          `^${last}: (\\d+) jobs accepted, (\\d+) finished before the signal, (\\d+) during shutdown, ` +
+            `(\\d+) not finished; shutdown took ([\\d.]+)s$`
         )
+      )
+      assert.strictEqual(Number(beforeCount), finishedBefore.length)
+      assert.strictEqual(Number(duringCount), during.length)
+      assert.strictEqual(Number(notCount), notFinished.length)
+      const outcomes = [...finishedBefore, ...during, ...notFinished].sort()
+      const expected = Array.from({ length: Number(accepted) }, (_, i) => `job-${i + 1}`).sort()
+      assert.deepStrictEqual(outcomes, expected)
+      assert.strictEqual(all[all.length - 1]!.startsWith(last), true)
+      return {
+        all,
+        after,
+        inFlight,
+        startedBefore,
+        finishedBefore,
+        finishedAfter,
+        interrupted,
+        neverStarted,
+        took: Number(took)
+      }
+    }
+
+    /**
+     * Sends `signal` once to the busy service (twice in a row with `copy`, as one Ctrl-C under `npm run` arrives
+     * when bash is the script shell) and checks the graceful shutdown from what the program printed.
+     */
+    const shutdownOn = (signal: "SIGINT" | "SIGTERM", options?: { readonly copy: boolean }) =>
+      Effect.gen(function*() {
+        const running = yield* startBusy
         const signalledAt = yield* Clock.currentTimeMillis
         running.child.kill(signal)
+        if (options?.copy === true) {
+          yield* waitForOutput(running, (out) => out.includes("signal received"))
+          running.child.kill(signal)
+        }
         const ended = yield* endWithin(running, "20 seconds")
         const exitedAfter = (yield* Clock.currentTimeMillis) - signalledAt
 
-        // runMain exits with 130 after an interruption by SIGINT or SIGTERM; within the 2 s deadline plus a margin
-        assert.strictEqual(
-          ended.code,
-          130,
-          `exit code ${ended.code} (${ended.signal})\n${ended.stdout}\n${ended.stderr}`
-        )
+        // the exit code names the signal; the process exits within the 2 s deadline plus a margin
+        const report = checkReport(ended, exitCodes[signal], "Shutdown complete")
         assert.isBelow(exitedAfter, 2_000 + 6_000, ended.stdout)
-        assert.strictEqual(ended.stderr, "")
-
-        const all = lines(ended.stdout)
-        const signalLine = all.findIndex((line) => line.includes("signal received"))
-        assert.isAtLeast(signalLine, 0, ended.stdout)
-        const before = all.slice(0, signalLine)
-        const after = all.slice(signalLine + 1)
-        const jobsIn = (ls: ReadonlyArray<string>, pattern: RegExp) =>
-          ls.map((line) => line.match(pattern)?.[1]).filter((id): id is string => id !== undefined)
-
-        // the workers were started before any traffic
-        assert.match(all[0]!, /pool ready: 3 workers started, queue capacity 24$/)
-
-        // at the signal: jobs in flight and jobs queued
-        const [, inFlightText, queuedText] = single(
-          ended.stdout,
-          /signal received: stopping intake; in flight: (.*); queued: (\d+); draining for up to 2 seconds$/
-        )
-        const inFlight = idList(inFlightText!)
-        assert.isAtLeast(inFlight.length, 1)
-        assert.isAtLeast(Number(queuedText), 1)
-
-        // intake stopped: the producer's next submission was refused
-        assert.isTrue(
-          after.some((line) => line.endsWith("producer stopped: the pool takes no more jobs (PoolShutdown)"))
-        )
-        assert.isFalse(before.some((line) => line.includes("producer stopped")))
-
-        const finishedBefore = jobsIn(before, / (job-\d+) finished on worker \d/)
-        const finishedAfter = jobsIn(after, / (job-\d+) finished on worker \d/)
-        const startedBefore = jobsIn(before, / (job-\d+) started on worker \d/)
-        const [, duringText] = single(ended.stdout, /^finished during shutdown \(\d+\): (.*)$/)
-        const [, notFinishedText] = single(ended.stdout, /^not finished, PoolShutdown \(\d+\): (.*)$/)
-        const during = idList(duringText!)
-        const notFinished = idList(notFinishedText!)
-        assert.sameMembers(during, finishedAfter)
+        assert.isFalse(report.all.some((line) => line.includes(" again: stopping at once")), ended.stdout)
 
         // jobs in flight at the signal (by the program's account, and by what it had printed) finished: their
         // 300-500 ms of work fits in the 2 s deadline
-        for (const id of inFlight) assert.include(finishedAfter, id)
-        for (const id of startedBefore.filter((id) => !finishedBefore.includes(id))) assert.include(finishedAfter, id)
-
-        // the queue could not be worked off in 2 s: the jobs left at the deadline were reported with PoolShutdown
-        assert.isAtLeast(notFinished.length, 1, ended.stdout)
-        assert.sameMembers(jobsIn(after, / (job-\d+) not finished: PoolShutdown$/), notFinished)
-        for (const id of jobsIn(after, / (job-\d+) interrupted on worker \d at the shutdown deadline$/)) {
-          assert.include(notFinished, id)
+        for (const id of report.inFlight) assert.include(report.finishedAfter, id)
+        for (const id of report.startedBefore.filter((id) => !report.finishedBefore.includes(id))) {
+          assert.include(report.finishedAfter, id)
         }
 
-        // every accepted job settled exactly once: finished before the signal, during the shutdown, or not at all
-        const [, accepted, beforeCount, duringCount, notCount, took] = single(
-          ended.stdout,
-          /^Shutdown complete: (\d+) jobs accepted, (\d+) finished before the signal, (\d+) during shutdown, (\d+) not finished; shutdown took ([\d.]+)s$/
+        // the queue could not be worked off in 2 s: the jobs left at the deadline were reported with PoolShutdown
+        assert.isAtLeast(report.interrupted.length + report.neverStarted.length, 1, ended.stdout)
+        assert.sameMembers(
+          jobsIn(report.after, / (job-\d+) interrupted on worker \d at the shutdown deadline$/),
+          report.interrupted
         )
-        assert.strictEqual(Number(beforeCount), finishedBefore.length)
-        assert.strictEqual(Number(duringCount), during.length)
-        assert.strictEqual(Number(notCount), notFinished.length)
-        const outcomes = [...finishedBefore, ...during, ...notFinished].sort()
-        const expected = Array.from({ length: Number(accepted) }, (_, i) => `job-${i + 1}`).sort()
-        assert.deepStrictEqual(outcomes, expected)
         // the drain waited for the deadline, not much longer
-        assert.isAtLeast(Number(took), 1.9)
-        assert.isBelow(Number(took), 2 + 4)
-        assert.strictEqual(all[all.length - 1]!.startsWith("Shutdown complete"), true)
+        assert.isAtLeast(report.took, 1.9)
+        assert.isBelow(report.took, 2 + 4)
       })
 
-    it.live("on SIGINT: intake stops, in-flight jobs finish, the rest is reported, then it exits", () =>
+    /**
+     * Sends `signal` to the busy service, then again once the program says that a second signal stops at once, and
+     * checks that it stopped at once: the running jobs interrupted, the queued ones never started, and the process
+     * gone well before the 2 s deadline.
+     */
+    const stopAtOnceOn = (signal: "SIGINT" | "SIGTERM") =>
+      Effect.gen(function*() {
+        const running = yield* startBusy
+        const signalledAt = yield* Clock.currentTimeMillis
+        running.child.kill(signal)
+        yield* waitForOutput(running, (out) => out.includes("draining; a second SIGINT or SIGTERM stops at once"))
+        const secondAt = yield* Clock.currentTimeMillis
+        running.child.kill(signal)
+        const ended = yield* endWithin(running, "20 seconds")
+        const now = yield* Clock.currentTimeMillis
+
+        const report = checkReport(ended, exitCodes[signal], `Stopped at once by a second ${signal}`)
+        // gone at once, well before the drain's 2 s deadline (which the graceful path always reaches here)
+        assert.isBelow(now - secondAt, 1_000, ended.stdout)
+        assert.isBelow(now - signalledAt, 1_900, ended.stdout)
+        assert.isBelow(report.took, 1.5, ended.stdout)
+
+        // at the second signal, the running jobs were named and interrupted; nothing waited for the deadline
+        const [, interruptingText, queued] = single(
+          ended.stdout,
+          new RegExp(`${signal} again: stopping at once; interrupting (.*); (\\d+) queued jobs will not start$`)
+        )
+        const armed = report.all.findIndex((line) => line.includes("a second SIGINT or SIGTERM stops at once"))
+        const stopped = report.all.findIndex((line) => line.includes(`${signal} again: stopping at once`))
+        assert.isAbove(stopped, armed)
+        assert.isAtLeast(report.interrupted.length, 1, ended.stdout)
+        for (const id of report.interrupted) assert.include(idList(interruptingText!), id)
+        assert.sameMembers(
+          jobsIn(report.after, / (job-\d+) interrupted on worker \d \(stopped at once\)$/),
+          report.interrupted
+        )
+        assert.isFalse(report.all.some((line) => line.includes("at the shutdown deadline")), ended.stdout)
+        assert.strictEqual(report.neverStarted.length, Number(queued), ended.stdout)
+        assert.isAtLeast(report.neverStarted.length, 1, ended.stdout)
+      })
+
+    it.live("on SIGINT: intake stops, in-flight jobs finish, the rest is reported, then it exits with 130", () =>
       shutdownOn("SIGINT"))
 
-    it.live("on SIGTERM: the same graceful shutdown", () => shutdownOn("SIGTERM"))
+    it.live("on SIGTERM: the same graceful shutdown, and exit code 143", () => shutdownOn("SIGTERM"))
+
+    it.live("a copy of the signal right after it (one Ctrl-C under npm run with bash) does not stop at once", () =>
+      shutdownOn("SIGINT", { copy: true }))
+
+    it.live("a second SIGINT during the drain interrupts the running jobs, reports them, and exits with 130", () =>
+      stopAtOnceOn("SIGINT"))
+
+    it.live("a second SIGTERM during the drain stops at once too, and exits with 143", () => stopAtOnceOn("SIGTERM"))
   })
 })

@@ -31,13 +31,13 @@ export interface Running {
 }
 
 /**
- * Starts `examples/<name>.ts` with the environment `env` (by default the test's own). Closing the scope kills the
- * process if it is still running.
+ * Starts `command` in the project's directory, with the environment `env` (by default the test's own). Closing the
+ * scope kills the process if it is still running.
  */
-export const start = (name: string, env: NodeJS.ProcessEnv = process.env) =>
+export const spawnIn = (command: string, args: ReadonlyArray<string>, env: NodeJS.ProcessEnv = process.env) =>
   Effect.acquireRelease(
     Effect.sync((): Running => {
-      const child = spawn(nodeBinary, [path.join("examples", `${name}.ts`)], {
+      const child = spawn(command, args, {
         cwd: root,
         stdio: ["ignore", "pipe", "pipe"],
         env: { ...env, NO_COLOR: "1" }
@@ -60,6 +60,10 @@ export const start = (name: string, env: NodeJS.ProcessEnv = process.env) =>
         if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL")
       })
   )
+
+/** Starts `examples/<name>.ts` on the pinned Node, with the environment `env` (by default the test's own). */
+export const start = (name: string, env: NodeJS.ProcessEnv = process.env) =>
+  spawnIn(nodeBinary, [path.join("examples", `${name}.ts`)], env)
 
 /** Fails the test with the process's output when it does not end in time. */
 export const endWithin = (running: Running, limit: `${number} seconds`) =>
