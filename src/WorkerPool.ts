@@ -23,10 +23,14 @@ import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import {
   type ElasticConcurrency,
+  loadConfig,
   type OverflowStrategy as Overflow,
   type PoolSettings,
   type RateLimit as Rate,
+  resolveGroupOptions,
+  resolveHandler,
   resolveSettings,
+  resolveStreamOptions,
   type RetryPolicy as Policy
 } from "./internal/options.ts"
 import * as internal from "./internal/pool.ts"
@@ -423,10 +427,10 @@ export interface Executor {
 export const make = <I, A, E = never, R = never>(
   options: Options<I, A, E, R>
 ): Effect.Effect<WorkerPool<I, A, E>, InvalidPoolOptions, Scope.Scope | R> =>
-  Effect.flatMap(resolveHandler(options), (settings) => {
-    const handler = options.handler
-    return Effect.map(internal.make<I, A, E, R>(settings, handler), fromCore)
-  })
+  Effect.flatMap(
+    resolveHandler(options),
+    ({ handler, settings }) => Effect.map(internal.make<I, A, E, R>(settings, handler), fromCore)
+  )
 
 /**
  * Builds a pool of arbitrary effects in the current scope: the p-limit / `Submit(func)` use case, where many call
@@ -479,10 +483,7 @@ export const layerConfig = <Id, I, A, E, R>(
 ): Layer.Layer<Id, InvalidPoolOptions | Config.ConfigError, Exclude<R, Scope.Scope>> =>
   Layer.effect(
     tag,
-    Effect.flatMap(
-      Config.unwrap(options.config),
-      (settings) => make({ ...settings, handler: options.handler, retry: options.retry })
-    )
+    Effect.flatMap(loadConfig<Settings, Options<I, A, E, R>["handler"], Retry<E>>(options), make)
   ) as Layer.Layer<Id, InvalidPoolOptions | Config.ConfigError, Exclude<R, Scope.Scope>>
 
 /**
@@ -499,11 +500,6 @@ export const layerExecutor = <Id>(
 // -----------------------------------------------------------------------------
 // internal
 // -----------------------------------------------------------------------------
-
-const resolveHandler = <I, A, E, R>(options: Options<I, A, E, R>) =>
-  typeof options.handler === "function"
-    ? resolveSettings(options)
-    : Effect.fail(new InvalidPoolOptions({ option: "handler", value: options.handler, reason: "must be a function" }))
 
 const fromCore = <I, A, E>(core: internal.Core<I, A, E>): WorkerPool<I, A, E> => {
   const handle = (job: internal.Job<I, A, E>): JobHandle<A, E | JobError> => new Handle(core, job)
@@ -532,8 +528,9 @@ const executeAll = <I, A, E>(
   options: GroupOptions<any> | undefined
 ): Effect.Effect<Array<A>, E | JobError | SubmitError> =>
   Effect.uninterruptibleMask((restore) => {
-    const jobOptions = options === undefined ? undefined : jobOptionsOf(options)
-    const failFast = options?.failFast !== false
+    const group = resolveGroupOptions(options)
+    if (group instanceof InvalidJobOptions) return Effect.fail(group)
+    const { failFast, jobOptions } = group
     const jobs: Array<internal.Job<I, A, E>> = []
     let cancelled = false
     /** with `failFast`, the failure that cancelled the group */
@@ -569,11 +566,6 @@ const executeAll = <I, A, E>(
     )
   })
 
-const jobOptionsOf = (options: GroupOptions<any>): JobOptions<any> => {
-  const { failFast: _, ...jobOptions } = options
-  return jobOptions
-}
-
 const executeStream = <X, A, E, E2, R, R2>(
   core: internal.Core<any, any, any>,
   items: Stream.Stream<X, E2, R2>,
@@ -581,13 +573,10 @@ const executeStream = <X, A, E, E2, R, R2>(
   execute: (item: X) => Effect.Effect<A, E, R>
 ): Stream.Stream<A, E | E2 | InvalidJobOptions, R | R2> =>
   Stream.unwrap(Effect.map(core.stats, (stats): Stream.Stream<A, E | E2 | InvalidJobOptions, R | R2> => {
-    const concurrency = options?.concurrency ?? stats.maxWorkers
-    if (!Number.isInteger(concurrency) || concurrency < 1) {
-      return Stream.fail(
-        new InvalidJobOptions({ option: "concurrency", value: concurrency, reason: "must be an integer of at least 1" })
-      )
-    }
-    return Stream.mapEffect(items, (item) => execute(item), { concurrency, unordered: options?.ordered === false })
+    const resolved = resolveStreamOptions(options, stats.maxWorkers)
+    if (resolved instanceof InvalidJobOptions) return Stream.fail(resolved)
+    const { concurrency, ordered } = resolved
+    return Stream.mapEffect(items, (item) => execute(item), { concurrency, unordered: !ordered })
   }))
 
 const executorFromCore = (core: internal.Core<Effect.Effect<unknown, unknown>, unknown, unknown>): Executor => {

@@ -1402,7 +1402,7 @@ export const make = <I, A, E, R>(
       Effect.suspend(() => {
         const sizing = resolveConcurrency(
           typeof concurrency === "object" && concurrency !== null && concurrency.idleTimeout === undefined
-            ? { ...concurrency, idleTimeout: idleTimeout }
+            ? Array.isArray(concurrency) ? concurrency : { ...concurrency, idleTimeout: idleTimeout }
             : concurrency
         )
         if (sizing instanceof InvalidPoolOptions) return Exit.fail(sizing)
