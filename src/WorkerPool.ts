@@ -143,8 +143,8 @@ export interface RateLimit extends Rate {
  */
 export interface Settings extends PoolSettings {
   /**
-   * Number of workers: at most this many jobs run at any instant. Default `1`. `{ min, max, idleTimeout }` makes
-   * the pool elastic (see `Concurrency`).
+   * Number of workers: at most this many jobs run at any instant, from 1 to 10,000 (each worker is a fiber). Default
+   * `1`. `{ min, max, idleTimeout }` makes the pool elastic (see `Concurrency`); `max` has the same bound.
    */
   readonly concurrency?: number | Concurrency | undefined
   /** Jobs that may wait in the queue (running jobs not counted). Default `1024`. There is no unbounded mode. */

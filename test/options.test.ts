@@ -335,7 +335,7 @@ describe("options of the wrong shape", () => {
       yield* assertNothingAccepted(pool)
     }))
 
-  it.effect("concurrency of the wrong shape names the field, at construction and in resize", () =>
+  it.effect("concurrency of the wrong shape, or above 10,000 workers, names the field at construction and in resize", () =>
     Effect.gen(function*() {
       const cases: ReadonlyArray<readonly [unknown, string]> = [
         [null, "concurrency"],
@@ -344,12 +344,15 @@ describe("options of the wrong shape", () => {
         [[2, 4], "concurrency"],
         [0, "concurrency"],
         [1.5, "concurrency"],
+        [10_001, "concurrency"],
         [{}, "concurrency.max"],
         [{ min: 0 }, "concurrency.max"],
         [{ max: 4 }, "concurrency.min"],
         [{ min: "0", max: 4 }, "concurrency.min"],
         [{ min: 0, max: "4" }, "concurrency.max"],
         [{ min: 0, max: null }, "concurrency.max"],
+        [{ min: 0, max: 10_001 }, "concurrency.max"],
+        [{ min: 0, max: 1e9 }, "concurrency.max"],
         [{ min: 0, max: 4, idleTimeout: null }, "concurrency.idleTimeout"],
         [{ min: 0, max: 4, idleTimeout: "soon" }, "concurrency.idleTimeout"]
       ]
@@ -368,6 +371,12 @@ describe("options of the wrong shape", () => {
       }
       const stats = yield* pool.stats
       assert.deepStrictEqual([stats.minWorkers, stats.maxWorkers, stats.workers], [1, 2, 1], "resize changed nothing")
+      // the bound says why it is there
+      for (const concurrency of [10_001, { min: 0, max: 10_001 }]) {
+        const error = yield* Effect.flip(WorkerPool.make({ handler, concurrency }))
+        assert.include(error.reason, "10,000")
+        assert.include(error.reason, "fiber")
+      }
     }))
 
   it.effect("a rateLimit of the wrong shape names the field", () =>
@@ -554,7 +563,7 @@ describe("options of the wrong shape", () => {
       assert.strictEqual((yield* pool.stats).maxWorkers, 3)
     }))
 
-  it.effect("valid edge values still work: every form of a duration, a zero shutdownTimeout, the largest capacity", () =>
+  it.effect("valid edge values still work: every form of a duration, a zero shutdownTimeout, the largest capacity, 10,000 workers", () =>
     Effect.gen(function*() {
       const second: ReadonlyArray<Duration.Input> = [
         1000,
@@ -577,9 +586,10 @@ describe("options of the wrong shape", () => {
           assert.strictEqual(yield* pool.execute(1, { timeout: value }), 1, show(value))
         }))
       }
-      yield* Effect.scoped(WorkerPool.make({ handler, capacity: Number.MAX_SAFE_INTEGER }))
       for (const shutdownTimeout of [0, "0 millis", { seconds: 0 }, [0, 0], 0n] as ReadonlyArray<Duration.Input>) {
         yield* Effect.scoped(WorkerPool.make({ handler, shutdownTimeout }))
       }
+      yield* Effect.scoped(WorkerPool.make({ handler, concurrency: 10_000, capacity: Number.MAX_SAFE_INTEGER }))
+      yield* Effect.scoped(WorkerPool.make({ handler, concurrency: { min: 0, max: 10_000 } }))
     }))
 })
