@@ -26,10 +26,14 @@ import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import {
   type ElasticConcurrency,
+  loadConfig,
   type OverflowStrategy as Overflow,
   type PoolSettings,
   type RateLimit as Rate,
+  resolveGroupOptions,
+  resolveHandler,
   resolveSettings,
+  resolveStreamOptions,
   type RetryPolicy as Policy
 } from "./internal/options.ts"
 import * as engine from "./internal/pool.ts"
@@ -190,8 +194,8 @@ export interface RateLimit extends Rate {
  */
 export interface Settings extends PoolSettings {
   /**
-   * Number of workers: at most this many jobs run at any instant. Default `1`. `{ min, max, idleTimeout }` makes
-   * the pool elastic (see `Concurrency`).
+   * Number of workers: at most this many jobs run at any instant, from 1 to 10,000 (each worker is a fiber). Default
+   * `1`. `{ min, max, idleTimeout }` makes the pool elastic (see `Concurrency`); `max` has the same bound.
    */
   readonly concurrency?: number | Concurrency | undefined
   /** Jobs that may wait in the queue (running jobs not counted). Default `1024`. There is no unbounded mode. */
@@ -521,10 +525,10 @@ export interface Executor extends Pipeable, Inspectable.Inspectable {
 export const make = <I, A, E = never, R = never>(
   options: Options<I, A, E, R>
 ): Effect.Effect<WorkerPool<I, A, E>, InvalidPoolOptions, Scope.Scope | R> =>
-  Effect.flatMap(resolveHandler(options), (settings) => {
-    const handler = options.handler
-    return Effect.map(engine.make<I, A, E, R>(settings, handler), (self) => new PoolImpl(self))
-  })
+  Effect.flatMap(
+    resolveHandler(options),
+    ({ handler, settings }) => Effect.map(engine.make<I, A, E, R>(settings, handler), (self) => new PoolImpl(self))
+  )
 
 /**
  * Builds a pool of arbitrary effects in the current scope: the p-limit / `Submit(func)` use case, where many call
@@ -577,10 +581,7 @@ export const layerConfig = <Id, I, A, E, R>(
 ): Layer.Layer<Id, InvalidPoolOptions | Config.ConfigError, Exclude<R, Scope.Scope>> =>
   Layer.effect(
     tag,
-    Effect.flatMap(
-      Config.unwrap(options.config),
-      (settings) => make({ ...settings, handler: options.handler, retry: options.retry })
-    )
+    Effect.flatMap(loadConfig<Settings, Options<I, A, E, R>["handler"], Retry<E>>(options), make)
   ) as Layer.Layer<Id, InvalidPoolOptions | Config.ConfigError, Exclude<R, Scope.Scope>>
 
 /**
@@ -597,11 +598,6 @@ export const layerExecutor = <Id>(
 // -----------------------------------------------------------------------------
 // internal
 // -----------------------------------------------------------------------------
-
-const resolveHandler = <I, A, E, R>(options: Options<I, A, E, R>) =>
-  typeof options.handler === "function"
-    ? resolveSettings(options)
-    : Effect.fail(new InvalidPoolOptions({ option: "handler", value: options.handler, reason: "must be a function" }))
 
 /** The executor's jobs are effects, which run as they are (with their caller's services, provided at submission). */
 const runEffect = (effect: Effect.Effect<unknown, unknown>): Effect.Effect<unknown, unknown> => effect
@@ -803,8 +799,9 @@ const executeAll = <I, A, E>(
   options: GroupOptions<any> | undefined
 ): Effect.Effect<Array<A>, E | JobError | SubmitError> =>
   Effect.uninterruptibleMask((restore) => {
-    const jobOptions = options === undefined ? undefined : jobOptionsOf(options)
-    const failFast = options?.failFast !== false
+    const group = resolveGroupOptions(options)
+    if (group instanceof InvalidJobOptions) return Effect.fail(group)
+    const { failFast, jobOptions } = group
     const jobs: Array<engine.Job<I, A, E>> = []
     let cancelled = false
     /** with `failFast`, the failure that cancelled the group */
@@ -840,11 +837,6 @@ const executeAll = <I, A, E>(
     )
   })
 
-const jobOptionsOf = (options: GroupOptions<any>): JobOptions<any> => {
-  const { failFast: _, ...jobOptions } = options
-  return jobOptions
-}
-
 const executeStream = <X, A, E, E2, R, R2>(
   self: engine.PoolState<any, any, any>,
   items: Stream.Stream<X, E2, R2>,
@@ -852,11 +844,8 @@ const executeStream = <X, A, E, E2, R, R2>(
   execute: (item: X) => Effect.Effect<A, E, R>
 ): Stream.Stream<A, E | E2 | InvalidJobOptions, R | R2> =>
   Stream.unwrap(Effect.sync((): Stream.Stream<A, E | E2 | InvalidJobOptions, R | R2> => {
-    const concurrency = options?.concurrency ?? self.maxWorkers
-    if (!Number.isInteger(concurrency) || concurrency < 1) {
-      return Stream.fail(
-        new InvalidJobOptions({ option: "concurrency", value: concurrency, reason: "must be an integer of at least 1" })
-      )
-    }
-    return Stream.mapEffect(items, (item) => execute(item), { concurrency, unordered: options?.ordered === false })
+    const resolved = resolveStreamOptions(options, self.maxWorkers)
+    if (resolved instanceof InvalidJobOptions) return Stream.fail(resolved)
+    const { concurrency, ordered } = resolved
+    return Stream.mapEffect(items, (item) => execute(item), { concurrency, unordered: !ordered })
   }))

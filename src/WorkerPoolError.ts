@@ -134,5 +134,5 @@ const describe = (value: unknown): string => {
   if (typeof value === "string") return JSON.stringify(value)
   if (typeof value === "number" || typeof value === "bigint" || typeof value === "boolean") return String(value)
   if (value === undefined || value === null) return String(value)
-  return typeof value
+  return Array.isArray(value) ? "array" : typeof value
 }

@@ -113,7 +113,7 @@ export const resize = (
   Effect.suspend(() => {
     const sizing = resolveConcurrency(
       typeof concurrency === "object" && concurrency !== null && concurrency.idleTimeout === undefined
-        ? { ...concurrency, idleTimeout: self.idleTimeout }
+        ? Array.isArray(concurrency) ? concurrency : { ...concurrency, idleTimeout: self.idleTimeout }
         : concurrency
     )
     if (sizing instanceof InvalidPoolOptions) return Exit.fail(sizing)

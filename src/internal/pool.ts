@@ -29,7 +29,7 @@ import { Job, type PoolError } from "./job.ts"
 import { KeyLanes } from "./keyLanes.ts"
 import { close } from "./lifecycle.ts"
 import { register } from "./metrics.ts"
-import { type ResolvedSettings, resolveRetry } from "./options.ts"
+import type { ResolvedSettings } from "./options.ts"
 import { SlidingLog } from "./rateLimit.ts"
 import { ReadyQueue } from "./readyQueue.ts"
 import { open, type PoolState } from "./state.ts"
@@ -71,7 +71,7 @@ export const make = <I, A, E, R>(
       fork: (yield* FiberSet.runtime(fibers)<R>()) as unknown as PoolState<I, A, E>["fork"],
       run,
       wantsInfo: run.length !== 1,
-      retry: settings.retry === undefined ? undefined : resolveRetry(settings.retry),
+      retry: settings.retry,
       lifecycle: open,
       minWorkers: settings.minWorkers,
       maxWorkers: settings.maxWorkers,
