@@ -25,16 +25,11 @@ import type * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import {
-  type ElasticConcurrency,
   loadConfig,
-  type OverflowStrategy as Overflow,
-  type PoolSettings,
-  type RateLimit as Rate,
   resolveGroupOptions,
   resolveHandler,
   resolveSettings,
-  resolveStreamOptions,
-  type RetryPolicy as Policy
+  resolveStreamOptions
 } from "./internal/options.ts"
 import * as engine from "./internal/pool.ts"
 import { InvalidJobOptions, InvalidPoolOptions, type JobError, type SubmitError } from "./WorkerPoolError.ts"
@@ -118,7 +113,7 @@ export const isJobHandle = (u: unknown): u is JobHandle<unknown, unknown> => has
  * @category models
  * @since 0.1.0
  */
-export type OverflowStrategy = Overflow
+export type OverflowStrategy = "suspend" | "fail" | "dropping" | "sliding"
 
 /**
  * Elastic sizing. The pool keeps at least `min` workers (0 allowed) and adds one whenever a job is queued and no
@@ -129,7 +124,7 @@ export type OverflowStrategy = Overflow
  * @category models
  * @since 0.1.0
  */
-export interface Concurrency extends ElasticConcurrency {
+export interface Concurrency {
   readonly min: number
   readonly max: number
   readonly idleTimeout?: Duration.Input | undefined
@@ -158,7 +153,7 @@ export type Retry<E> = Schedule.Schedule<unknown, unknown> | RetryPolicy<E>
  * @category models
  * @since 0.1.0
  */
-export interface RetryPolicy<E> extends Policy<E> {
+export interface RetryPolicy<E> {
   /** When and how often to retry; it receives the error of each failed attempt. */
   readonly schedule: Schedule.Schedule<unknown, unknown>
   /** Retries only the typed failures for which this holds. Default: every typed failure. */
@@ -181,7 +176,7 @@ export interface RetryPolicy<E> extends Policy<E> {
  * @category models
  * @since 0.1.0
  */
-export interface RateLimit extends Rate {
+export interface RateLimit {
   readonly limit: number
   readonly interval: Duration.Input
 }
@@ -192,7 +187,7 @@ export interface RateLimit extends Rate {
  * @category models
  * @since 0.1.0
  */
-export interface Settings extends PoolSettings {
+export interface Settings {
   /**
    * Number of workers: at most this many jobs run at any instant, from 1 to 10,000 (each worker is a fiber). Default
    * `1`. `{ min, max, idleTimeout }` makes the pool elastic (see `Concurrency`); `max` has the same bound.

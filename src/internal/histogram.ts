@@ -2,6 +2,7 @@
  * A fixed-bucket histogram of durations in milliseconds, recorded on the per-job path with no allocation. The
  * pool's `stats` read percentiles from it, and its metrics export it as an `effect/Metric` histogram in seconds.
  */
+import type { DurationSummary } from "../WorkerPool.ts"
 
 /** Upper bounds of the buckets, in milliseconds (the last bucket is unbounded). @internal */
 export const boundariesMillis: ReadonlyArray<number> = [
@@ -25,14 +26,7 @@ export const boundariesMillis: ReadonlyArray<number> = [
 ]
 
 /** @internal */
-export interface Summary {
-  readonly count: number
-  readonly averageMillis: number
-  readonly p50Millis: number
-  readonly p90Millis: number
-  readonly p99Millis: number
-  readonly maxMillis: number
-}
+export type Summary = DurationSummary
 
 /** @internal */
 export class Durations {

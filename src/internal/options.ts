@@ -11,47 +11,8 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
+import type { OverflowStrategy, Retry } from "../WorkerPool.ts"
 import { InvalidJobOptions, InvalidPoolOptions } from "../WorkerPoolError.ts"
-
-/** @internal */
-export type OverflowStrategy = "suspend" | "fail" | "dropping" | "sliding"
-
-/** @internal */
-export interface ElasticConcurrency {
-  readonly min: number
-  readonly max: number
-  readonly idleTimeout?: Duration.Input | undefined
-}
-
-/** @internal */
-export interface RetryPolicy<E> {
-  readonly schedule: Schedule.Schedule<unknown, unknown>
-  readonly while?: ((error: E) => boolean) | undefined
-  readonly timeouts?: boolean | undefined
-  readonly defects?: boolean | undefined
-}
-
-/** @internal */
-export type Retry<E> = Schedule.Schedule<unknown, unknown> | RetryPolicy<E>
-
-/** @internal */
-export interface RateLimit {
-  readonly limit: number
-  readonly interval: Duration.Input
-}
-
-/** @internal */
-export interface PoolSettings {
-  readonly concurrency?: number | ElasticConcurrency | undefined
-  readonly capacity?: number | undefined
-  readonly overflow?: OverflowStrategy | undefined
-  readonly timeout?: Duration.Input | undefined
-  readonly shutdownTimeout?: Duration.Input | undefined
-  readonly name?: string | undefined
-  readonly rateLimit?: RateLimit | undefined
-  readonly metrics?: boolean | undefined
-  readonly tracing?: boolean | undefined
-}
 
 /** @internal */
 export interface ResolvedSettings {
