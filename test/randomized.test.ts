@@ -15,16 +15,27 @@ import { accounted } from "./utils/stats.ts"
 /**
  * Thousands of jobs with random outcomes (success, typed failure, defect, timeout, cancellation by the
  * submitter) on a randomly configured pool, stopped at a random moment by `shutdown`, `drain` or closing its
- * scope. Half the scenarios turn on flow control at random: priorities, keys, retries, a rate limit. Every handle
- * must settle once with an outcome that fits what happened to its job; jobs of a key never overlap and start in
- * submission order; no window of the rate limit's interval holds more starts than its limit.
+ * scope. Half the scenarios turn on flow control at random: priorities, keys, retries, a rate limit. Some
+ * handlers break their contract (they throw, or return something that is not an effect); some scenarios have a
+ * retry predicate that throws, or a retry schedule whose steps take time, die, throw, return a non-effect or never
+ * end (invariant 11). Every handle must settle once with an outcome that fits what happened to its job; jobs of a
+ * key never overlap and start in submission order; no window of the rate limit's interval holds more starts than
+ * its limit; at every tick the counters add up, never go negative, and the queue stays within its bound
+ * (invariants 9, 12 and 13); and the stop returns within a bounded time (a stall fails the test with the pool's
+ * stats rather than hanging it).
  *
- * Replay a failure with POOL_SEED=<seed> (the seed is in the test's title); run more scenarios with POOL_RUNS=<n>.
+ * CI runs a fixed list of seeds, chosen so that between them they draw every situation above. Replay a failure
+ * with POOL_SEED=<seed> (the seed is in the test's title; several: POOL_SEED=1,2,3); add POOL_RUNS=<n> scenarios
+ * with random seeds.
  */
 
 class Boom extends Schema.TaggedError<Boom>()("Boom", { id: Schema.Number }) {}
 
-type Kind = "ok" | "fail" | "die" | "overrun"
+/** What a job's handler does: the last two break the handler's contract. */
+type Kind = "ok" | "fail" | "die" | "overrun" | "throw" | "nonEffect"
+
+/** What the retry schedule's step does after an attempt of the job failed. */
+type Step = "none" | "sleep" | "die" | "throw" | "nonEffect" | "never"
 
 interface Plan {
   readonly id: number
@@ -34,7 +45,10 @@ interface Plan {
   readonly cancelAfter: number | undefined
   readonly key: string | undefined
   readonly priority: number
+  readonly step: Step
+  calls: number
   started: number
+  hung: boolean
   completed: boolean
   interrupted: boolean
   submitFailure: string | undefined
@@ -81,25 +95,107 @@ const scenario = (seed: number) =>
     const flow = random() < 0.5
     const keys = flow && random() < 0.7 ? ["a", "b", "c", "d", "e"].slice(0, int(1, 5)) : []
     const priorities = flow && random() < 0.5
+    const hostileHandlers = random() < 0.3
     const retryTimes = flow && random() < 0.6 ? int(1, 3) : 0
     const retryTimeouts = retryTimes > 0 && random() < 0.5
+    // the predicate throws for one failing job in five (a field the error lacks, say)
+    const predicateThrows = retryTimes > 0 && random() < 0.35
+    // the schedule's steps run user code: each job's step does what its plan says
+    const effectfulSteps = retryTimes > 0 && random() < 0.5
+    const stepOf = (input: unknown): Step => {
+      const id = (input as { readonly id?: number }).id
+      return id === undefined ? "sleep" : plans[id].step
+    }
+    const stepEffect = (input: unknown): Effect.Effect<void> => {
+      const step = stepOf(input)
+      drawn.add(`a retry step that ${step === "none" ? "does nothing" : step}`)
+      switch (step) {
+        case "none":
+          return Effect.void
+        case "sleep":
+          return Effect.sleep(((input as { readonly id?: number }).id ?? 3) % 41)
+        case "die":
+          return Effect.die(new Error("the retry step died"))
+        case "throw":
+          throw new Error("the retry step threw")
+        case "nonEffect":
+          return undefined as unknown as Effect.Effect<void>
+        case "never":
+          return Effect.suspend(() => {
+            plans[(input as { readonly id: number }).id].hung = true
+            return Effect.never
+          })
+      }
+    }
     const retry: WorkerPool.Retry<Boom> | undefined = retryTimes === 0 ? undefined : {
-      schedule: Schedule.spaced(int(0, 30)).pipe(Schedule.upTo({ times: retryTimes })),
-      while: (error) => error.id % 2 === 0,
+      schedule: effectfulSteps
+        ? Schedule.spaced(int(0, 30)).pipe(
+          Schedule.upTo({ times: retryTimes }),
+          Schedule.tap((metadata) => stepEffect(metadata.input))
+        )
+        : Schedule.spaced(int(0, 30)).pipe(Schedule.upTo({ times: retryTimes })),
+      while: (error) => {
+        if (predicateThrows && error.id % 5 === 0) {
+          throw new Error(`the retry predicate threw for job ${error.id}`)
+        }
+        return error.id % 2 === 0
+      },
       timeouts: retryTimeouts
     }
     const rateLimit = flow && random() < 0.4 ? { limit: int(1, 20), interval: int(5, 50) } : undefined
     const retriesOf = (plan: Plan) => retryTimeouts || (plan.kind === "fail" && plan.id % 2 === 0) ? retryTimes : 0
+    /** Whether the job's typed failure reaches the predicate, and the predicate throws for it. */
+    const predicateThrowsFor = (plan: Plan) => predicateThrows && plan.kind === "fail" && plan.id % 5 === 0
+    /** Whether the job's typed failure is retried: the predicate accepts it (and does not throw). */
+    const failureRetried = (plan: Plan) =>
+      retryTimes > 0 && plan.kind === "fail" && plan.id % 2 === 0 && !predicateThrowsFor(plan)
+    /** Whether a step after the job's failure ends the job with a defect. */
+    const stepDiesFor = (plan: Plan) =>
+      effectfulSteps && failureRetried(plan) &&
+      (plan.step === "die" || plan.step === "throw" || plan.step === "nonEffect")
+    /** Whether a step after the job's failure never ends: only a stop, a cancellation or "sliding" ends the job. */
+    const stepHangsFor = (plan: Plan) => effectfulSteps && failureRetried(plan) && plan.step === "never"
+    /** The outcomes user code alone can give a job (the pool's own endings aside). */
+    const mayFail = (plan: Plan) =>
+      plan.kind === "fail" && !predicateThrowsFor(plan) && !stepDiesFor(plan) && !stepHangsFor(plan)
+    const mayDie = (plan: Plan) =>
+      plan.kind === "die" || plan.kind === "throw" || plan.kind === "nonEffect" || predicateThrowsFor(plan) ||
+      stepDiesFor(plan)
     const keyRunning = new Map<string, number>()
     const keyStarts = new Map<string, Array<number>>()
     const startTimes: Array<number> = []
     let keyOverlaps = 0
 
     const plans: Array<Plan> = []
+    /** The situations this scenario met, for the coverage check of the fixed seeds. */
+    const drawn = new Set<string>()
+    // a job waiting to retry may take the queue above capacity, by at most the number of workers (invariant 12)
+    const checkTick = (stats: WorkerPool.Stats, when: string) =>
+      Effect.sync(() => {
+        const context = `${when}: ${JSON.stringify(stats)}`
+        assert.strictEqual(accounted(stats), stats.submitted, `the counters add up at ${context}`)
+        for (const [name, value] of Object.entries(stats)) {
+          if (typeof value === "number") assert.isAtLeast(value, 0, `${name} is never negative, at ${context}`)
+        }
+        assert.isAtMost(stats.workers, maxEver, `no more workers than the largest size, at ${context}`)
+        assert.isAtMost(stats.idleWorkers, stats.workers, `idle workers are workers, at ${context}`)
+        assert.isAtMost(stats.running, stats.workers, `a running job has a worker, at ${context}`)
+        assert.isAtMost(stats.retrying, stats.queued, `a job waiting to retry counts as queued, at ${context}`)
+        assert.isAtMost(stats.queued, capacity + maxEver, `the queue stays within its bound, at ${context}`)
+        if (stats.queued > capacity) drawn.add("retries taking the queue above capacity")
+        if (stats.state === "closed") {
+          assert.strictEqual(stats.workers, 0, `a stopped pool has no worker, at ${context}`)
+        }
+      })
     const scope = yield* Scope.make()
     const pool = yield* WorkerPool.make({
-      handler: (plan: Plan) =>
-        probe.around(
+      handler: (plan: Plan) => {
+        plan.calls++
+        if (plan.kind === "throw") throw new Error(`handler of job ${plan.id} threw`)
+        if (plan.kind === "nonEffect") {
+          return (plan.id % 2 === 0 ? Promise.resolve(plan.id) : undefined) as unknown as Effect.Effect<number, Boom>
+        }
+        return probe.around(
           Effect.gen(function*() {
             plan.started++
             plan.interrupted = false
@@ -118,7 +214,8 @@ const scenario = (seed: number) =>
             Effect.onInterrupt(() => Effect.sync(() => void (plan.interrupted = true))),
             Effect.ensuring(Effect.sync(() => plan.key !== undefined && keyRunning.set(plan.key, 0)))
           )
-        ),
+        )
+      },
       retry,
       rateLimit,
       concurrency,
@@ -164,7 +261,9 @@ const scenario = (seed: number) =>
     while (plans.length < jobs) {
       const burst = int(0, 12)
       for (let i = 0; i < burst && plans.length < jobs; i++) {
-        const kind = pick(["ok", "ok", "ok", "fail", "die", "overrun"] as const)
+        const kind = hostileHandlers && random() < 0.1
+          ? pick(["throw", "nonEffect"] as const)
+          : pick(["ok", "ok", "ok", "fail", "die", "overrun"] as const)
         const plan: Plan = {
           id: plans.length,
           kind,
@@ -173,7 +272,14 @@ const scenario = (seed: number) =>
           cancelAfter: random() < 0.15 ? int(0, 60) : undefined,
           key: keys.length > 0 && random() < 0.6 ? pick(keys) : undefined,
           priority: priorities ? int(-2, 2) : 0,
+          step: effectfulSteps
+            ? random() < 0.05
+              ? "never"
+              : pick(["none", "sleep", "sleep", "sleep", "die", "throw", "nonEffect"] as const)
+            : "none",
+          calls: 0,
           started: 0,
+          hung: false,
           completed: false,
           interrupted: false,
           submitFailure: undefined,
@@ -192,13 +298,51 @@ const scenario = (seed: number) =>
       if (random() < 0.02) yield* (random() < 0.5 ? pool.pause : pool.resume)
       yield* TestClock.adjust(1)
       tick++
+      yield* checkTick(yield* pool.stats, `tick ${tick}`)
     }
     // submissions ended before the stop was due: stop now
     stopper ??= yield* Effect.forkChild(stop, { startImmediately: true })
-    // let everything play out on virtual time
+    // let everything play out on virtual time, checking the counters as it does
     const done = () => stopper!.pollUnsafe() !== undefined && observers.every((f) => f.pollUnsafe() !== undefined)
-    for (let i = 0; i < 400 && !done(); i++) yield* TestClock.adjust(100)
-    for (let i = 0; i < 10_000 && !done(); i++) yield* TestClock.adjust(10_000)
+    const playOut = Effect.gen(function*() {
+      for (let i = 0; i < 400 && !done(); i++) {
+        yield* TestClock.adjust(100)
+        yield* checkTick(yield* pool.stats, `${i * 100} ms after the submissions`)
+      }
+      // long jobs (10 s) and long retries: move on faster, until nothing changes any more
+      let previous = ""
+      for (let i = 0; i < 1_000 && !done(); i++) {
+        yield* TestClock.adjust(10_000)
+        const stats = yield* pool.stats
+        yield* checkTick(stats, `${40 + i * 10} s after the submissions`)
+        const now = JSON.stringify(stats)
+        if (now === previous) return
+        previous = now
+      }
+    })
+    yield* playOut
+    let closedToEndDrain = false
+    if (!done() && stopMethod === "drain") {
+      // a drain waits for every job: one whose retry step never ends holds it up, as it should; the scope's
+      // close then settles it at the deadline (invariant 11)
+      assert.isTrue(
+        plans.some((plan) => stepHangsFor(plan) && plan.exit === undefined),
+        "only a hung step holds a drain"
+      )
+      closedToEndDrain = true
+      const closer = yield* Effect.forkChild(Scope.close(scope, Exit.void), { startImmediately: true })
+      for (let i = 0; i <= shutdownTimeout && closer.pollUnsafe() === undefined; i++) yield* TestClock.adjust(1)
+      assert.isDefined(closer.pollUnsafe(), "the scope's close returns by its deadline")
+      yield* playOut
+    }
+    if (!done()) {
+      const stats = yield* pool.stats
+      const waiting = plans.filter((plan) => plan.submitFailure === undefined && plan.exit === undefined)
+      assert.fail(
+        `stalled: the stop returned: ${stopper.pollUnsafe() !== undefined}; ${waiting.length} jobs never settled ` +
+          `(first: ${JSON.stringify(waiting.slice(0, 3))}); stats ${JSON.stringify(stats)}`
+      )
+    }
     yield* Fiber.join(stopper)
     yield* Fiber.joinAll(observers)
     yield* Scope.close(scope, Exit.void)
@@ -210,6 +354,8 @@ const scenario = (seed: number) =>
     let retriesRun = 0
     for (const plan of plans) {
       assert.isAtMost(plan.started, 1 + retriesOf(plan), `job ${plan.id} ran no more often than its retries allow`)
+      assert.isAtMost(plan.calls, plan.kind === "throw" || plan.kind === "nonEffect" ? 1 : 1 + retriesOf(plan))
+      if (plan.kind !== "throw" && plan.kind !== "nonEffect") assert.strictEqual(plan.calls, plan.started)
       retriesRun += Math.max(0, plan.started - 1)
       if (plan.started >= 1) {
         assert.isTrue(plan.completed || plan.interrupted || plan.kind === "fail" || plan.kind === "die")
@@ -224,16 +370,23 @@ const scenario = (seed: number) =>
       const tag = errorTag(plan.exit!)
       tally[tag] = (tally[tag] ?? 0) + 1
       const context = `job ${plan.id} (${plan.kind}) ended with ${tag}`
+      if (plan.kind === "throw" && plan.calls > 0) drawn.add("a handler that throws")
+      if (plan.kind === "nonEffect" && plan.calls > 0) drawn.add("a handler that returns a non-effect")
+      if (predicateThrowsFor(plan) && tag === "Die") drawn.add("a retry predicate that throws")
+      if (plan.hung) assert.include(["PoolShutdown", "Interrupt", "JobDropped"], tag, context)
+      if (plan.hung && tag === "PoolShutdown") drawn.add(`a never-ending step, then ${stopMethod}`)
+      if (overflow === "sliding" && tag === "JobDropped" && plan.started > 0) drawn.add("sliding drops a retrying job")
       switch (tag) {
         case "Success":
           assert.isTrue((plan.kind === "ok" || plan.kind === "overrun") && plan.completed && !plan.interrupted, context)
           assert.strictEqual((plan.exit as Exit.Success<number>).value, plan.id)
           break
         case "Boom":
-          assert.strictEqual(plan.kind, "fail", context)
+          assert.isTrue(mayFail(plan), context)
           break
         case "Die":
-          assert.strictEqual(plan.kind, "die", context)
+          assert.isTrue(mayDie(plan), context)
+          assert.isAtLeast(plan.calls, 1, context)
           break
         case "JobTimeout":
           assert.isTrue(plan.timeout !== undefined || poolTimeout !== undefined, context)
@@ -250,7 +403,14 @@ const scenario = (seed: number) =>
           if (plan.started === 1 && retriesOf(plan) === 0) assert.isTrue(plan.interrupted, context)
           break
         case "PoolShutdown":
-          assert.notStrictEqual(stopMethod, "drain", context)
+          // a drain finishes every job; only the scope's close settles one whose step never ends, and the later
+          // jobs of its key, which wait for it (a job waiting to retry keeps its key)
+          if (stopMethod === "drain") {
+            const holds = (other: Plan) =>
+              other.hung && errorTag(other.exit!) === "PoolShutdown" &&
+              (other === plan || (plan.key !== undefined && other.key === plan.key && other.id < plan.id))
+            assert.isTrue(closedToEndDrain && plans.some(holds), context)
+          }
           if (plan.started === 1 && retriesOf(plan) === 0) assert.isTrue(plan.interrupted, context)
           break
         default:
@@ -288,6 +448,7 @@ const scenario = (seed: number) =>
     assert.isAtMost(probe.max, maxEver)
     return {
       stats,
+      drawn,
       config: {
         concurrency: JSON.stringify(concurrency),
         capacity,
@@ -300,16 +461,44 @@ const scenario = (seed: number) =>
         priorities,
         retryTimes,
         retryTimeouts,
-        rateLimit: JSON.stringify(rateLimit)
+        rateLimit: JSON.stringify(rateLimit),
+        hostileHandlers,
+        predicateThrows,
+        effectfulSteps,
+        closedToEndDrain
       }
     }
   })
 
+/** The seeds CI runs: between them they draw every situation the header lists (see `coverage` below). */
+const fixedSeeds = [1, 2, 3, 4, 16, 17, 150, 362]
+
 const seeds = process.env.POOL_SEED !== undefined
-  ? [Number(process.env.POOL_SEED)]
-  : Array.from({ length: Number(process.env.POOL_RUNS ?? 6) }, () => Math.floor(Math.random() * 2 ** 31))
+  ? process.env.POOL_SEED.split(",").map((seed) => Number(seed.trim()))
+  : [
+    ...fixedSeeds,
+    ...Array.from({ length: Number(process.env.POOL_RUNS ?? 0) }, () => Math.floor(Math.random() * 2 ** 31))
+  ]
+
+/** Every situation the fixed seeds must draw between them. */
+const situations = [
+  "a handler that throws",
+  "a handler that returns a non-effect",
+  "a retry predicate that throws",
+  "a retry step that sleep",
+  "a retry step that die",
+  "a retry step that throw",
+  "a retry step that nonEffect",
+  "a retry step that never",
+  "a never-ending step, then shutdown",
+  "a never-ending step, then drain",
+  "a never-ending step, then close",
+  "sliding drops a retrying job",
+  "retries taking the queue above capacity"
+]
 
 describe("randomized", () => {
+  const covered = new Set<string>()
   for (const seed of seeds) {
     it.effect(`every job settles once, consistently, whatever happens (seed ${seed})`, () =>
       Effect.gen(function*() {
@@ -317,6 +506,15 @@ describe("randomized", () => {
           Effect.tapCause(() => Effect.sync(() => console.error(`randomized pool test failed: POOL_SEED=${seed}`)))
         )
         assert.strictEqual(alive, 0, `no pool fiber outlives the scope (${JSON.stringify(result.config)})`)
+        for (const situation of result.drawn) covered.add(situation)
+        if (process.env.POOL_COVERAGE !== undefined) {
+          console.log(`seed ${seed}: ${[...result.drawn].join("; ")}`)
+        }
       }))
+  }
+  if (process.env.POOL_SEED === undefined) {
+    it("the fixed seeds draw every situation", () => {
+      assert.deepStrictEqual(situations.filter((situation) => !covered.has(situation)), [])
+    })
   }
 })
