@@ -94,6 +94,23 @@ export interface OptionVariant {
 /** The variant every other one is compared with: the plain pool, measured in the same run. */
 export const optionBaseline = "none"
 
+/** Separates a case's variant from the commit it was run at, in the variants `--baseline` adds. */
+export const baselineMarker = " at "
+
+/** The cases `--baseline=<commit>` runs again on that commit's `src/`. */
+export const isBaselineCase = (c: Case): boolean =>
+  (c.group === "throughput" && (c.impl === "pool-execute" || c.impl === "pool-submit") &&
+    (c.variant === "C=8" || c.variant === "C=64")) ||
+  (c.group === "options") ||
+  (c.group === "memory" && c.impl.startsWith("pool-"))
+
+/** The case a `--baseline` case is the counterpart of, and the commit it ran at; `undefined` for any other case. */
+export const baselineOf = (c: Case): { readonly id: string; readonly commit: string } | undefined => {
+  const at = c.variant.lastIndexOf(baselineMarker)
+  if (at < 0 || !/^[0-9a-f]{7,40}$/.test(c.variant.slice(at + baselineMarker.length))) return undefined
+  return { id: `${c.group}/${c.impl}/${c.variant.slice(0, at)}`, commit: c.variant.slice(at + baselineMarker.length) }
+}
+
 /**
  * The "cost of options" case: `execute` at C=8, as in the throughput case, with one option set at a time. None of
  * them changes what the jobs do (they never fail, never time out, are never held back by the rate limit), so the

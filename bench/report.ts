@@ -10,6 +10,8 @@ import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import type { Measurement } from "./harness.ts"
 import {
+  baselineMarker,
+  baselineOf,
   type Case,
   type Group,
   idealTimerMillis,
@@ -323,14 +325,7 @@ export const renderReport = (
     lines.push("")
     lines.push(table(
       ["pool", "thousand jobs/s", "vs no options"],
-      [
-        ...optionVariants,
-        // the plain pool at another commit (`--baseline`)
-        ...results.filter((r) => r.group === "options" && r.variant.startsWith(`${optionBaseline} at `)).map((r) => ({
-          variant: r.variant,
-          label: `no options, at commit ${r.variant.slice(optionBaseline.length + 4)} (\`--baseline\`)`
-        }))
-      ].filter((o) => find(`options/pool-execute/${o.variant}`) !== undefined).map((o) => {
+      optionVariants.filter((o) => find(`options/pool-execute/${o.variant}`) !== undefined).map((o) => {
         const value = kjobs(o.variant)
         return [
           o.label,
@@ -464,6 +459,48 @@ export const renderReport = (
         cell(find(`memory/${impl}/backlog`), "bytesPerJob")
       ])
     ))
+  }
+
+  const baselines = results.flatMap((r) => {
+    const of = baselineOf(r)
+    const counterpart = of === undefined ? undefined : find(of.id)
+    return of === undefined || counterpart === undefined ? [] : [{ result: r, counterpart, commit: of.commit }]
+  })
+  if (baselines.length > 0) {
+    const commit = baselines[0].commit
+    const key = (r: CaseResult) => r.group === "memory" ? "bytesPerJob" : "kjobsPerSecond"
+    const median = (r: CaseResult | undefined) => r?.summary[key(r)]?.median
+    // an option's cost: its throughput over the plain pool's, at the same commit
+    const cost = (r: CaseResult | undefined, plain: CaseResult | undefined) => {
+      const value = median(r)
+      const base = median(plain)
+      return value === undefined || base === undefined ? "n/a" : `${(value / base).toFixed(2)}x`
+    }
+    lines.push("")
+    lines.push(`## Against commit ${commit} (\`--baseline\`, same rounds)`)
+    lines.push("")
+    lines.push(table(
+      ["case", "this commit", `at ${commit}`, "ratio", "option cost here", `option cost at ${commit}`],
+      baselines.map(({ commit, counterpart, result }) => {
+        const now = median(counterpart)
+        const then = median(result)
+        const isOption = result.group === "options"
+        return [
+          `${result.group}: ${label[result.impl]}, ${counterpart.variant}`,
+          cell(counterpart, key(counterpart)),
+          cell(result, key(result)),
+          now === undefined || then === undefined ? "n/a" : `${(now / then).toFixed(2)}x`,
+          isOption ? cost(counterpart, find(`options/pool-execute/${optionBaseline}`)) : "",
+          isOption ? cost(result, find(`options/pool-execute/${optionBaseline}${baselineMarker}${commit}`)) : ""
+        ]
+      })
+    ))
+    lines.push("")
+    lines.push(
+      "Each case of this commit against the same case on the `src/` of the baseline commit, measured in the same " +
+        "rounds. The ratio is of the medians: above 1 is faster here, except for memory (bytes per job), where " +
+        "below 1 is less memory here. An option's cost is its throughput over the plain pool's at the same commit."
+    )
   }
 
   const shown = partial ? targets.filter((t) => t.met !== undefined) : targets

@@ -22,7 +22,7 @@ import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { parseArgs } from "node:util"
 import { type Measurement, RESULT_TAG } from "./harness.ts"
-import { type Case, fullSizes, label, makePlan, optionBaseline, quickSizes } from "./plan.ts"
+import { baselineMarker, type Case, fullSizes, isBaselineCase, label, makePlan, quickSizes } from "./plan.ts"
 import {
   type CaseResult,
   describeMachine,
@@ -146,8 +146,10 @@ const describeRun = (c: Case, run: Run): string => {
 // -----------------------------------------------------------------------------
 
 /**
- * The plain pool of the cost-of-options case, run on the `src/` of commit `ref` (extracted with `git archive` into
- * `bench/.baseline/<commit>/src`, where it resolves the project's `node_modules`).
+ * The pool's cases that judge a change to the engine, run again on the `src/` of commit `ref` (extracted with
+ * `git archive` into `bench/.baseline/<commit>/src`, where it resolves the project's `node_modules`): `execute` and
+ * `submit` + `await` at C=8 and C=64, every variant of the cost-of-options case, and memory per queued job. Each
+ * runs in the same rounds as its counterpart here, and the report compares the two.
  */
 const baselineCases = (plan: ReadonlyArray<Case>, ref: string | undefined): Array<Case> => {
   if (ref === undefined) return []
@@ -157,9 +159,9 @@ const baselineCases = (plan: ReadonlyArray<Case>, ref: string | undefined): Arra
   mkdirSync(dir, { recursive: true })
   execFileSync("sh", ["-c", `git archive ${commit} src | tar -x -C "${dir}"`], { cwd: rootDir })
   return plan
-    .filter((c) => c.group === "options" && c.variant === optionBaseline)
+    .filter(isBaselineCase)
     .map((c) => {
-      const variant = `${optionBaseline} at ${commit}`
+      const variant = `${c.variant}${baselineMarker}${commit}`
       return { ...c, variant, id: `${c.group}/${c.impl}/${variant}`, args: { ...c.args, src: path.join(dir, "src") } }
     })
 }
