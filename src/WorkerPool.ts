@@ -1,9 +1,9 @@
 /**
  * A worker pool: worker fibers (a fixed number, or between a minimum and a maximum) run a handler over jobs fed
  * through a bounded queue. The pool lives in a `Scope`: closing it stops intake, lets queued and running jobs finish
- * within `shutdownTimeout`, settles whatever is left with `PoolShutdown`, and leaves no fiber behind. Every accepted job settles exactly
- * once, with its handler's own success, typed failure, defect or interruption, or with one of the pool's errors
- * (`JobTimeout`, `JobDropped`, `PoolShutdown`).
+ * within `shutdownTimeout`, settles whatever is left with `PoolShutdown`, and leaves no fiber behind. Every accepted
+ * job settles exactly once, with its handler's own success, typed failure, defect or interruption, or with one of
+ * the pool's errors (`JobTimeout`, `JobDropped`, `PoolShutdown`).
  *
  * `make` builds a pool around one handler; `makeExecutor` builds a pool that runs arbitrary effects under one
  * concurrency budget. `layer`, `layerConfig` and `layerExecutor` provide either as a service.
@@ -328,8 +328,8 @@ export interface JobHandle<A, E> extends Pipeable, Inspectable.Inspectable {
  *
  * `rejected` counts submissions turned away (`QueueFull`, `PoolShutdown`), outside that sum. `waiting` counts
  * submitters waiting for room (not yet accepted). `workers` counts live workers (`idleWorkers` of them idle),
- * between `minWorkers` and `maxWorkers` (`concurrency` is `maxWorkers`); `paused` tells whether jobs may start. `completed`, `totalDurationMillis` and `averageDurationMillis`
- * cover jobs that ran, whatever their outcome. `state` is `"open"`, `"draining"` (intake stopped, work goes on),
+ * between `minWorkers` and `maxWorkers` (`concurrency` is `maxWorkers`); `paused` tells whether jobs may start.
+ * `completed`, `totalDurationMillis` and `averageDurationMillis` cover jobs that ran, whatever their outcome. `state` is `"open"`, `"draining"` (intake stopped, work goes on),
  * `"stopping"` (running jobs are being interrupted) or `"closed"`.
  *
  * @category models
