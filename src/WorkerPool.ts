@@ -66,7 +66,7 @@ export type ExecutorTypeId = "~effect-worker-pool/Executor"
  * @category type id
  * @since 0.1.0
  */
-export const JobHandleTypeId: JobHandleTypeId = "~effect-worker-pool/JobHandle"
+export const JobHandleTypeId: JobHandleTypeId = engine.JobHandleTypeId
 
 /**
  * @category type id
@@ -659,10 +659,8 @@ class PoolImpl<I, A, E> extends Base<I> implements WorkerPool<I, A, E> {
   constructor(self: engine.PoolState<I, A, E>) {
     super(self)
     this.execute = (input, options) => engine.execute(self, input, options)
-    this.submit = (input, options) =>
-      Effect.map(engine.submit(self, input, options, false), (job) => handleOf(self, job))
-    this.trySubmit = (input, options) =>
-      Effect.map(engine.submit(self, input, options, true), (job) => handleOf(self, job))
+    this.submit = (input, options) => engine.submitHandle(self, input, options, false)
+    this.trySubmit = (input, options) => engine.submitHandle(self, input, options, true)
     this.executeAll = (inputs, options) => executeAll(self, inputs, options)
     this.executeStream = (inputs, options) =>
       executeStream(self, inputs, options, (input: I) => engine.execute(self, input))
@@ -692,12 +690,12 @@ class ExecutorImpl extends Base<Effect.Effect<unknown, unknown>> implements Exec
     this.submit = <A, E, R>(effect: Effect.Effect<A, E, R>, options?: JobOptions) =>
       withCaller(
         effect,
-        (run) => Effect.map(engine.submit(self, run, options, false), (job) => handleOf(self, job))
+        (run) => engine.submitHandle(self, run, options, false)
       ) as Effect.Effect<JobHandle<A, E | JobError>, SubmitError, R>
     this.trySubmit = <A, E, R>(effect: Effect.Effect<A, E, R>, options?: JobOptions) =>
       withCaller(
         effect,
-        (run) => Effect.map(engine.submit(self, run, options, true), (job) => handleOf(self, job))
+        (run) => engine.submitHandle(self, run, options, true)
       ) as Effect.Effect<JobHandle<A, E | JobError>, SubmitError, R>
     this.executeAll = <A, E, R>(effects: Iterable<Effect.Effect<A, E, R>>, options?: GroupOptions) =>
       Effect.contextWith((context: Context.Context<R>) =>
@@ -732,54 +730,6 @@ const withCaller = <A, E, R, X, Y>(
  */
 const provideCaller = <A, E, R>(effect: Effect.Effect<A, E, R>, context: Context.Context<R>) =>
   Effect.isEffect(effect) ? Effect.provideContext(effect, context) : effect as Effect.Effect<A, E>
-
-const handleOf = <A, E>(self: engine.PoolState<any, A, E>, job: engine.Job<any, A, E>): JobHandle<A, E | JobError> =>
-  new Handle(self, job)
-
-/** A handle on an accepted job: its id and three effects, and nothing of the engine. */
-class Handle<A, E> implements JobHandle<A, E | JobError> {
-  readonly [JobHandleTypeId]: JobHandleTypeId = JobHandleTypeId
-  readonly #self: engine.PoolState<any, A, E>
-  readonly #job: engine.Job<any, A, E>
-
-  constructor(self: engine.PoolState<any, A, E>, job: engine.Job<any, A, E>) {
-    this.#self = self
-    this.#job = job
-  }
-
-  get id(): string {
-    return this.#job.id
-  }
-
-  get await(): Effect.Effect<A, E | JobError> {
-    return engine.await_(this.#job)
-  }
-
-  get poll(): Effect.Effect<Option.Option<Exit.Exit<A, E | JobError>>> {
-    return engine.poll(this.#job)
-  }
-
-  get interrupt(): Effect.Effect<void> {
-    return engine.interrupt(this.#self, this.#job)
-  }
-
-  pipe() {
-    return pipeArguments(this, arguments)
-  }
-
-  toJSON(): unknown {
-    const job = this.#job
-    return { _id: "JobHandle", id: job.id, pool: this.#self.name, phase: job.phase, attempt: job.attempt }
-  }
-
-  [Inspectable.NodeInspectSymbol](): unknown {
-    return this.toJSON()
-  }
-
-  toString(): string {
-    return Inspectable.toStringUnknown(this.toJSON())
-  }
-}
 
 /**
  * Runs one job per input and collects the results in order. Each input has a fiber of its own (as in

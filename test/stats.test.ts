@@ -3,6 +3,7 @@
  * an empty pool.
  */
 import { assert, describe, it } from "@effect/vitest"
+import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import { TestClock } from "effect/testing"
@@ -57,6 +58,41 @@ describe("stats", () => {
         assert.strictEqual(s.totalDurationMillis, 40)
         assert.strictEqual(s.averageDurationMillis, 20)
       }))
+  })
+
+  describe("durations and start times on a pool that has run for weeks", () => {
+    // jobs record their times as 32-bit stamps from the pool's start (24 days of milliseconds); crossing that
+    // boundary, and far past it, must change no duration and no start time
+    const day = 86_400_000
+    const uptimes = [
+      ["2^31 ms (the jobs run across the stamps' wrap)", 2 ** 31 - 100],
+      ["30 days", 30 * day],
+      ["400 days", 400 * day]
+    ] as const
+    for (const [title, uptime] of uptimes) {
+      it.effect(`after ${title}: wait and run times, their sum, and JobInfo.startedAt are exact`, () =>
+        Effect.gen(function*() {
+          yield* TestClock.adjust(1_000)
+          const infos: Array<WorkerPool.JobInfo> = []
+          const pool = yield* WorkerPool.make({
+            handler: (ms: number, info: WorkerPool.JobInfo) =>
+              Effect.sync(() => infos.push(info)).pipe(Effect.andThen(Effect.sleep(ms))),
+            concurrency: 1
+          })
+          // the pool started at 1,000 ms
+          yield* TestClock.adjust(uptime)
+          const at = yield* Clock.currentTimeMillis
+          const first = yield* fork(pool.execute(150))
+          const second = yield* fork(pool.execute(70))
+          yield* TestClock.adjust(300)
+          yield* Fiber.joinAll([first, second])
+          assert.deepStrictEqual(infos.map((info) => info.startedAt), [at, at + 150])
+          const stats = yield* pool.stats
+          assert.strictEqual(stats.totalDurationMillis, 220)
+          assert.strictEqual(stats.runTime.maxMillis, 150)
+          assert.strictEqual(stats.waitTime.maxMillis, 150)
+        }))
+    }
   })
 
   describe("awaitIdle waits until nothing is queued or running", () => {

@@ -3,7 +3,6 @@
  * a running job that is being stopped carries the reason in `ending`; a handler never sees this record, only a
  * `JobInfo` snapshot of its own attempt.
  */
-import type * as Deferred from "effect/Deferred"
 import type * as Duration from "effect/Duration"
 import type * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
@@ -11,10 +10,20 @@ import type * as Pull from "effect/Pull"
 import type * as Tracer from "effect/Tracer"
 import type { JobInfo, Retry } from "../WorkerPool.ts"
 import type { JobDropped, JobTimeout, PoolShutdown } from "../WorkerPoolError.ts"
+import type { Handle } from "./handle.ts"
 import type { Ranked, Timed } from "./heap.ts"
 
 /** The pool's own endings of a job, besides what its handler does. */
 export type PoolError = JobTimeout | JobDropped | PoolShutdown
+
+/** A job's `timeoutMillis` when it has none. */
+export const noTimeout = 0
+
+/** The `timeoutMillis` of a job for a timeout option in milliseconds (`Infinity` for none). */
+export const timeoutOf = (millis: number): number => millis === Infinity ? noTimeout : millis
+
+/** A fiber waiting for a job's outcome: the `resume` of its callback. */
+export type Settled<A, E> = (exit: Exit.Exit<A, E | PoolError>) => void
 
 /**
  * Where a job is:
@@ -56,6 +65,8 @@ export class Rare {
   retryStep: RetryStep | undefined = undefined
   /** the fiber stepping the retry schedule, while it does */
   stepping: Fiber.Fiber<unknown, unknown> | undefined = undefined
+  /** fibers waiting for the outcome besides `onSettled` (`handle.await` callers, cancellers): one, or a list */
+  waiters: Settled<any, any> | Array<Settled<any, any>> | undefined = undefined
 
   constructor(
     priority: number,
@@ -78,7 +89,10 @@ export class Job<I, A, E> implements Ranked, Timed {
   /** the job's number, in submission order (its id unless it has its own) */
   readonly seq: number
   readonly input: I
-  /** run-time limit of each attempt; `Infinity` for none */
+  /**
+   * run-time limit of each attempt; `noTimeout` (0) for none, which a timeout cannot be: a small integer, kept in the
+   * record itself, where `Infinity` would take a heap number per job
+   */
   readonly timeoutMillis: number
   readonly customId: string | undefined
   rare: Rare | undefined
@@ -88,7 +102,7 @@ export class Job<I, A, E> implements Ranked, Timed {
   /** set while the pool stops the running job; cleared when the attempt ends */
   ending: Ending | undefined = undefined
   attempt = 1
-  /** when the job (or its retry) entered the queue */
+  /** when the job (or its retry) entered the queue, and when its attempt started, as stamps (see `stampOf`) */
   queuedAt = 0
   startedAt = 0
   /** the slot (numbered from 1) of the worker running the job */
@@ -96,10 +110,11 @@ export class Job<I, A, E> implements Ranked, Timed {
   /** whether the job is in the ready queue's FIFO part (a ready job not in it is in a heap) */
   inFifo = false
   exit: Exit.Exit<A, E | PoolError> | undefined = undefined
-  /** the one fiber waiting for the outcome inline (an `execute` caller, or a joiner), resumed as the job settles */
-  onSettled: ((exit: Exit.Exit<A, E | PoolError>) => void) | undefined = undefined
-  /** for any number of `handle.await` callers, made on the first */
-  deferred: Deferred.Deferred<A, E | PoolError> | undefined = undefined
+  /**
+   * Who hears of the outcome first, inline as the job settles: the fiber of an `execute` caller or a joiner (its
+   * resume), or the handle `submit` returned. Other fibers waiting for the outcome are the `waiters` in `rare`.
+   */
+  onSettled: Settled<A, E> | Handle<A, E> | undefined = undefined
   deadline = 0
   heapIndex = -1
   heapSeq = 0
@@ -156,17 +171,18 @@ class Info implements JobInfo {
   readonly startedAt: number
   readonly worker: number
   readonly pool: string
-  constructor(job: Job<any, any, any>, pool: string) {
+  constructor(job: Job<any, any, any>, pool: string, startedAt: number) {
     this.id = job.id
     this.attempt = job.attempt
     this.priority = job.priority
     this.key = job.key
-    this.startedAt = job.startedAt
+    this.startedAt = startedAt
     this.worker = job.worker
     this.pool = pool
     Object.freeze(this)
   }
 }
 
-/** A snapshot of `job`'s current attempt, for its handler. */
-export const infoOf = (job: Job<any, any, any>, pool: string): JobInfo => new Info(job, pool)
+/** A snapshot of `job`'s current attempt, for its handler; `startedAt` is the clock's reading as it started. */
+export const infoOf = (job: Job<any, any, any>, pool: string, startedAt: number): JobInfo =>
+  new Info(job, pool, startedAt)

@@ -20,10 +20,10 @@ import * as Effectable from "effect/Effectable"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as FiberSet from "effect/FiberSet"
-import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import type { JobInfo, JobOptions, Stats } from "../WorkerPool.ts"
 import type { SubmitError } from "../WorkerPoolError.ts"
+import { Handle } from "./handle.ts"
 import { DeadlineHeap } from "./heap.ts"
 import { Job, type PoolError } from "./job.ts"
 import { KeyLanes } from "./keyLanes.ts"
@@ -35,7 +35,6 @@ import { ReadyQueue } from "./readyQueue.ts"
 import { open, type PoolState } from "./state.ts"
 import { Counters, snapshot } from "./stats.ts"
 import {
-  awaitJob,
   awaitSettled,
   cancel,
   cancelAndAwait,
@@ -47,6 +46,7 @@ import {
 import { Waiter, WaitList } from "./waiters.ts"
 import { startWorkers, stopJob } from "./worker.ts"
 
+export { Handle, JobHandleTypeId } from "./handle.ts"
 export type { Job, PoolError } from "./job.ts"
 export { awaitIdle, drain, pause, resize, resume, shutdown } from "./lifecycle.ts"
 export type { PoolState } from "./state.ts"
@@ -62,11 +62,13 @@ export const make = <I, A, E, R>(
 ): Effect.Effect<PoolState<I, A, E>, never, R | Scope.Scope> =>
   Effect.gen(function*() {
     const fibers = yield* FiberSet.make<void>()
+    const clock = yield* Clock.Clock
     const rate = settings.rateLimit
     const self: PoolState<I, A, E> = {
       name: settings.name,
       settings,
-      clock: yield* Clock.Clock,
+      clock,
+      origin: clock.currentTimeMillisUnsafe(),
       fibers,
       fork: (yield* FiberSet.runtime(fibers)<R>()) as unknown as PoolState<I, A, E>["fork"],
       run,
@@ -144,18 +146,34 @@ export const submit = <I, A, E>(
 ): Effect.Effect<Job<I, A, E>, SubmitError> =>
   Effect.suspend(() => {
     const result = offer(self, input, options, tryOnly, undefined)
-    if (result === undefined) {
-      return Effect.callback<Job<I, A, E>, SubmitError>((resume) => {
-        const waiter = new Waiter(self, input, options, false, resume, cancelSubmitWaiter, submitterSpan(self))
-        self.waiters.push(waiter)
-        return waiter
-      })
-    }
+    if (result === undefined) return waitForRoom(self, input, options)
     return result instanceof Job ? Exit.succeed(result as Job<I, A, E>) : Exit.fail(result)
   })
 
-/** Waits for a job's outcome; interrupting the waiting fiber does not cancel the job. */
-export const await_ = <A, E>(job: Job<any, A, E>): Effect.Effect<A, E | PoolError> => awaitJob(job)
+/** Submits a job and returns its handle once accepted: `submit`, for the public `submit` and `trySubmit`. */
+export const submitHandle = <I, A, E>(
+  self: PoolState<I, A, E>,
+  input: I,
+  options: JobOptions<any> | undefined,
+  tryOnly: boolean
+): Effect.Effect<Handle<A, E>, SubmitError> =>
+  Effect.suspend(() => {
+    const result = offer(self, input, options, tryOnly, undefined)
+    if (result === undefined) return Effect.map(waitForRoom(self, input, options), (job) => new Handle(self, job))
+    return result instanceof Job ? Exit.succeed(new Handle(self, result as Job<I, A, E>)) : Exit.fail(result)
+  })
+
+/** A `submit` caller waits for room in the queue, and resumes with its job once admitted. */
+const waitForRoom = <I, A, E>(
+  self: PoolState<I, A, E>,
+  input: I,
+  options: JobOptions<any> | undefined
+): Effect.Effect<Job<I, A, E>, SubmitError> =>
+  Effect.callback<Job<I, A, E>, SubmitError>((resume) => {
+    const waiter = new Waiter(self, input, options, false, resume, cancelSubmitWaiter, submitterSpan(self))
+    self.waiters.push(waiter)
+    return waiter
+  })
 
 /**
  * Waits for a job's outcome, resumed at the instant it settles (inline, not through a scheduled wake-up).
@@ -169,14 +187,6 @@ export const join = <A, E>(job: Job<any, A, E>): Effect.Effect<A, E | PoolError>
       if (job.onSettled === resume) job.onSettled = undefined
     })
   })
-
-/** The outcome of a job, if it has settled. */
-export const poll = <A, E>(job: Job<any, A, E>): Effect.Effect<Option.Option<Exit.Exit<A, E | PoolError>>> =>
-  Effect.sync(() => job.exit === undefined ? Option.none() : Option.some(job.exit))
-
-/** Cancels a job and returns once it has settled. */
-export const interrupt = (self: PoolState<any, any, any>, job: Job<any, any, any>): Effect.Effect<void> =>
-  Effect.withFiber((fiber) => cancelAndAwait(self, job, fiber.id))
 
 /**
  * Cancels jobs at once: first every one that has not started (none of them can start after), then the running

@@ -17,7 +17,7 @@ import { type Ending, type Job, Rare } from "./job.ts"
 import { type ResolvedRetry, resolveRetry } from "./options.ts"
 import { enqueue } from "./queue.ts"
 import { settle, settleRan, settleShutdown, signalIfIdle } from "./settle.ts"
-import { currentTime, type PoolState } from "./state.ts"
+import { currentTime, type PoolState, stampOf } from "./state.ts"
 import { admitWaiters } from "./submit.ts"
 import { arm } from "./timers.ts"
 import { dispatch } from "./worker.ts"
@@ -150,7 +150,7 @@ const afterStep = <I, A, E>(
 export const requeue = <I, A, E>(self: PoolState<I, A, E>, job: Job<I, A, E>): void => {
   self.counters.retrying--
   job.rank = ++self.ranks
-  job.queuedAt = currentTime(self)
+  job.queuedAt = stampOf(self, currentTime(self))
   enqueue(self, job)
   dispatch(self)
 }

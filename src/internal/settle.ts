@@ -6,6 +6,7 @@ import * as Cause from "effect/Cause"
 import * as Deferred from "effect/Deferred"
 import * as Exit from "effect/Exit"
 import { JobDropped, JobTimeout, PoolShutdown } from "../WorkerPoolError.ts"
+import { settleHandle } from "./handle.ts"
 import type { Job, PoolError } from "./job.ts"
 import { passKey } from "./queue.ts"
 import type { PoolState } from "./state.ts"
@@ -23,11 +24,17 @@ export const settle = <I, A, E>(
   job.phase = "Done"
   job.exit = exit
   if (job.rare !== undefined && passKey(self, job)) dispatch(self)
-  if (job.deferred !== undefined) Deferred.doneUnsafe(job.deferred, exit)
   const onSettled = job.onSettled
   if (onSettled !== undefined) {
     job.onSettled = undefined
-    onSettled(exit)
+    if (typeof onSettled === "function") onSettled(exit)
+    else settleHandle(onSettled, exit)
+  }
+  const waiters = job.rare === undefined ? undefined : job.rare.waiters
+  if (waiters !== undefined) {
+    job.rare!.waiters = undefined
+    if (typeof waiters === "function") waiters(exit)
+    else for (const waiter of waiters) waiter(exit)
   }
 }
 

@@ -60,6 +60,8 @@ export interface PoolState<I, A, E> {
   readonly name: string
   readonly settings: ResolvedSettings
   readonly clock: Clock.Clock
+  /** the clock's reading when the pool was made: jobs stamp their times from it (see `stampOf`) */
+  readonly origin: number
   readonly fibers: FiberSet.FiberSet<void>
   /** forks a fiber owned by the pool, with the services of the fiber that built it */
   readonly fork: (
@@ -134,6 +136,17 @@ export interface PoolState<I, A, E> {
 /** The current time, from the reading of the section in progress when there is one. */
 export const currentTime = (self: PoolState<any, any, any>): number =>
   self.nowFresh ? self.now : self.clock.currentTimeMillisUnsafe()
+
+/**
+ * A stamp of the time `now` (a reading of the pool's clock): milliseconds since the pool's `origin`, wrapped to 32
+ * bits like a TCP sequence number. Jobs record their times as stamps because V8 keeps a small integer in the record
+ * itself, where a clock reading (about 1.7e12) takes a heap number of its own per field and job. The time between two
+ * stamps (`elapsed`) is exact for spans up to 24 days.
+ */
+export const stampOf = (self: PoolState<any, any, any>, now: number): number => (now - self.origin) | 0
+
+/** The milliseconds from stamp `from` to stamp `to`. */
+export const elapsed = (from: number, to: number): number => (to - from) | 0
 
 /** Whether the pool takes new jobs. */
 export const isOpen = (self: PoolState<any, any, any>): boolean => self.lifecycle._tag === "Open"

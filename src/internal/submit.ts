@@ -2,18 +2,17 @@
  * Submissions: accepting a job (or turning it away), the submitters waiting for room, and cancellation of a job
  * by its submitter.
  */
-import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import type * as Tracer from "effect/Tracer"
 import type { JobOptions } from "../WorkerPool.ts"
 import { type InvalidJobOptions, QueueFull, type SubmitError } from "../WorkerPoolError.ts"
-import { Job, type PoolError, Rare } from "./job.ts"
+import { Job, type PoolError, Rare, type Settled, timeoutOf } from "./job.ts"
 import { checkJobOptions, durationMillis } from "./options.ts"
 import { enqueue, slidingVictim, unqueue } from "./queue.ts"
 import { settleCancelled, settleDropped, shutdownError, signalIfIdle } from "./settle.ts"
-import { currentTime, isOpen, type PoolState } from "./state.ts"
+import { currentTime, isOpen, type PoolState, stampOf } from "./state.ts"
 import type { Waiter } from "./waiters.ts"
 import { dispatch, stopJob } from "./worker.ts"
 
@@ -32,7 +31,7 @@ const accept = <I, A, E>(
       seq,
       rank,
       input,
-      self.settings.timeout,
+      timeoutOf(self.settings.timeout),
       undefined,
       parent === undefined ? undefined : new Rare(0, undefined, undefined, parent)
     )
@@ -40,14 +39,14 @@ const accept = <I, A, E>(
       seq,
       rank,
       input,
-      options.timeout === undefined ? self.settings.timeout : durationMillis(options.timeout)!,
+      timeoutOf(options.timeout === undefined ? self.settings.timeout : durationMillis(options.timeout)!),
       options.id,
       options.priority === undefined && options.key === undefined && options.retry === undefined &&
         parent === undefined
         ? undefined
         : new Rare(options.priority ?? 0, options.key, options.retry, parent)
     )
-  job.queuedAt = currentTime(self)
+  job.queuedAt = stampOf(self, currentTime(self))
   return job
 }
 
@@ -186,9 +185,26 @@ export const cancelAndAwait = (self: PoolState<any, any, any>, job: Job<any, any
 export const awaitSettled = (job: Job<any, any, any>): Effect.Effect<void> =>
   job.phase === "Done" ? Effect.void : Effect.asVoid(Effect.exit(awaitJob(job)))
 
-/** Waits for a job's outcome, through its `Deferred` (made on the first call). */
-export const awaitJob = <A, E>(job: Job<any, A, E>): Effect.Effect<A, E | PoolError> => {
-  if (job.exit !== undefined) return job.exit
-  job.deferred ??= Deferred.makeUnsafe()
-  return Deferred.await(job.deferred)
+/**
+ * Waits for a job's outcome: at once when it has settled, else as one of its waiters, resumed inline as it settles.
+ * Interrupting the waiting fiber takes it off the waiters and leaves the job alone.
+ */
+export const awaitJob = <A, E>(job: Job<any, A, E>): Effect.Effect<A, E | PoolError> =>
+  job.exit !== undefined ? job.exit : Effect.callback<A, E | PoolError>((resume) => {
+    if (job.exit !== undefined) return resume(job.exit)
+    const rare = job.rare ??= new Rare(0, undefined, undefined, undefined)
+    const waiters = rare.waiters
+    if (waiters === undefined) rare.waiters = resume
+    else if (typeof waiters === "function") rare.waiters = [waiters, resume]
+    else waiters.push(resume)
+    return Effect.sync(() => removeWaiter(rare, resume))
+  })
+
+const removeWaiter = (rare: Rare, waiter: Settled<any, any>): void => {
+  const waiters = rare.waiters
+  if (waiters === waiter) rare.waiters = undefined
+  else if (Array.isArray(waiters)) {
+    const rest = waiters.filter((w) => w !== waiter)
+    rare.waiters = rest.length === 0 ? undefined : rest.length === 1 ? rest[0] : rest
+  }
 }

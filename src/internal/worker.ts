@@ -12,11 +12,11 @@ import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
-import { type Ending, infoOf, type Job } from "./job.ts"
+import { type Ending, infoOf, type Job, noTimeout } from "./job.ts"
 import { passKey } from "./queue.ts"
 import { NoRetry, predicateFor, retryInput, scheduleRetry } from "./retry.ts"
 import { settleRan, signalIfIdle } from "./settle.ts"
-import { currentTime, keepsWorkers, mayStart, type PoolState, type Slot } from "./state.ts"
+import { currentTime, elapsed, keepsWorkers, mayStart, type PoolState, type Slot, stampOf } from "./state.ts"
 import { admitWaiters } from "./submit.ts"
 import { arm, wakeBy } from "./timers.ts"
 
@@ -40,7 +40,7 @@ const worker = <I, A, E>(self: PoolState<I, A, E>, slot: Slot): Effect.Effect<vo
     Effect.suspend((): Effect.Effect<A | typeof NoJob, E, any> => {
       const job = (slot.job as Job<I, A, E> | undefined) ?? takeNext(self, slot)
       if (job === undefined) return noJob
-      const effect = self.run(job.input, self.wantsInfo ? infoOf(job, self.name) : undefined!)
+      const effect = self.run(job.input, self.wantsInfo ? infoOf(job, self.name, startedAt(self, job)) : undefined!)
       if (!Effect.isEffect(effect)) return Effect.die(notAnEffect(self, effect))
       return job.rare === undefined || job.rare.parent === undefined ? effect : traced(self, job, effect)
     })
@@ -92,6 +92,12 @@ const worker = <I, A, E>(self: PoolState<I, A, E>, slot: Slot): Effect.Effect<vo
   })
 }
 
+/** The clock's reading as a running job's attempt started, from its stamp. */
+const startedAt = (self: PoolState<any, any, any>, job: Job<any, any, any>): number => {
+  const now = currentTime(self)
+  return now - elapsed(job.startedAt, stampOf(self, now))
+}
+
 const notAnEffect = (self: PoolState<any, any, any>, value: unknown): TypeError =>
   new TypeError(`The handler of pool "${self.name}" returned ${describe(value)}, not an Effect`)
 
@@ -122,7 +128,7 @@ const traced = <I, A, E>(
         "worker_pool.name": self.name,
         "worker_pool.job.id": job.id,
         "worker_pool.job.attempt": job.attempt,
-        "worker_pool.job.wait_ms": job.startedAt - job.queuedAt,
+        "worker_pool.job.wait_ms": elapsed(job.queuedAt, job.startedAt),
         "worker_pool.worker": job.worker
       }
     }
@@ -159,13 +165,13 @@ const begin = <I, A, E>(self: PoolState<I, A, E>, job: Job<I, A, E>, slot: Slot)
   job.phase = "Running"
   job.worker = slot.index
   const now = currentTime(self)
-  job.startedAt = now
+  job.startedAt = stampOf(self, now)
   slot.job = job
   counters.running++
   counters.started++
-  counters.waitTimes.record(now - job.queuedAt)
+  counters.waitTimes.record(elapsed(job.queuedAt, job.startedAt))
   if (self.rateLimit !== undefined) self.rateLimit.record(now)
-  if (job.timeoutMillis !== Infinity) arm(self, self.timeouts, job, now + job.timeoutMillis)
+  if (job.timeoutMillis !== noTimeout) arm(self, self.timeouts, job, now + job.timeoutMillis)
 }
 
 /**
@@ -193,7 +199,7 @@ const attemptEnded = <I, A, E>(
   self.now = now
   const outer = self.nowFresh
   self.nowFresh = true
-  const ran = now - job.startedAt
+  const ran = elapsed(job.startedAt, stampOf(self, now))
   counters.totalDurationMillis += ran
   counters.runTimes.record(ran)
   const replace = lost || job.ending !== undefined

@@ -15,7 +15,7 @@ const started = <J extends Job<any, any, any>>(job: J): J => {
 
 describe("infoOf", () => {
   it("holds exactly the JobInfo fields, and nothing of the job record", () => {
-    const info = infoOf(started(keyed()), "billing")
+    const info = infoOf(started(keyed()), "billing", 1_234)
     assert.deepStrictEqual(Object.keys(info).sort(), [
       "attempt",
       "id",
@@ -31,7 +31,7 @@ describe("infoOf", () => {
   })
 
   it("reads the job's id, attempt, priority, key, start, worker and the pool's name", () => {
-    assert.deepStrictEqual({ ...infoOf(started(keyed()), "billing") }, {
+    assert.deepStrictEqual({ ...infoOf(started(keyed()), "billing", 1_234) }, {
       id: "order-8",
       attempt: 2,
       priority: 2,
@@ -43,7 +43,7 @@ describe("infoOf", () => {
   })
 
   it("a job with no id, priority or key of its own reads its number as id, priority 0 and no key", () => {
-    const info = infoOf(started(plain()), "p")
+    const info = infoOf(started(plain()), "p", 1_234)
     assert.strictEqual(info.id, "7")
     assert.strictEqual(info.priority, 0)
     assert.isUndefined(info.key)
@@ -51,7 +51,7 @@ describe("infoOf", () => {
   })
 
   it("is frozen: assigning to it throws and changes nothing", () => {
-    const info = infoOf(started(keyed()), "billing")
+    const info = infoOf(started(keyed()), "billing", 1_234)
     assert.isTrue(Object.isFrozen(info))
     const writable = info as unknown as Record<string, unknown>
     assert.throws(() => {
@@ -65,7 +65,7 @@ describe("infoOf", () => {
 
   it("is a snapshot: later changes to the job do not show in it", () => {
     const job = started(keyed())
-    const info = infoOf(job, "billing")
+    const info = infoOf(job, "billing", 1_234)
     job.attempt = 3
     job.startedAt = 9_999
     job.worker = 1
@@ -79,7 +79,7 @@ describe("infoOf", () => {
       worker: 3,
       pool: "billing"
     })
-    const next = infoOf(job, "billing")
+    const next = infoOf(job, "billing", 9_999)
     assert.strictEqual(next.attempt, 3, "the next attempt gets a snapshot of its own")
     assert.strictEqual(next.key, "customer-2")
     assert.notStrictEqual(next, info)

@@ -1,0 +1,97 @@
+/**
+ * The handle `submit` returns: the job's id, its outcome once settled, and the effects to wait for it, poll it or
+ * cancel it, with nothing of the engine on it.
+ *
+ * A handle holds its job only until the job settles; from then on it holds the outcome alone (the job record lets go
+ * of it), so that a program that keeps many handles (submit everything, then await everything) keeps a small object
+ * per job, not the job's whole record.
+ */
+import * as Effect from "effect/Effect"
+import type * as Exit from "effect/Exit"
+import * as Inspectable from "effect/Inspectable"
+import * as Option from "effect/Option"
+import { pipeArguments } from "effect/Pipeable"
+import type { JobHandle } from "../WorkerPool.ts"
+import { Job, type PoolError } from "./job.ts"
+import type { PoolState } from "./state.ts"
+import { awaitJob, cancelAndAwait } from "./submit.ts"
+
+/** @internal the handle's type id; the public module exports it as `JobHandleTypeId` */
+export const JobHandleTypeId = "~effect-worker-pool/JobHandle" as const
+
+/** Hands a settled job's outcome to its handle, which lets go of the job. Set by `Handle`'s static block. */
+export let settleHandle: <A, E>(handle: Handle<A, E>, exit: Exit.Exit<A, E | PoolError>) => void
+
+export class Handle<A, E> implements JobHandle<A, E | PoolError> {
+  readonly #self: PoolState<any, A, E>
+  /** the job until it settles, then its outcome */
+  #state: Job<any, A, E> | Exit.Exit<A, E | PoolError>
+  /** the job's own id, or its number (turned into a string when read) */
+  readonly #id: string | number
+
+  constructor(self: PoolState<any, A, E>, job: Job<any, A, E>) {
+    this.#self = self
+    this.#id = job.customId ?? job.seq
+    if (job.exit === undefined) {
+      this.#state = job
+      job.onSettled = this
+    } else {
+      this.#state = job.exit
+    }
+  }
+
+  static {
+    settleHandle = (handle, exit) => {
+      handle.#state = exit
+    }
+  }
+
+  get [JobHandleTypeId](): typeof JobHandleTypeId {
+    return JobHandleTypeId
+  }
+
+  get id(): string {
+    const id = this.#id
+    return typeof id === "string" ? id : String(id)
+  }
+
+  get await(): Effect.Effect<A, E | PoolError> {
+    const state = this.#state
+    return state instanceof Job ? awaitJob(state) : state
+  }
+
+  get poll(): Effect.Effect<Option.Option<Exit.Exit<A, E | PoolError>>> {
+    return Effect.sync(() => {
+      const state = this.#state
+      return state instanceof Job ? Option.none() : Option.some(state)
+    })
+  }
+
+  get interrupt(): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      const state = this.#state
+      return state instanceof Job
+        ? Effect.withFiber((fiber) => cancelAndAwait(this.#self, state, fiber.id))
+        : Effect.void
+    })
+  }
+
+  pipe() {
+    return pipeArguments(this, arguments)
+  }
+
+  toJSON(): unknown {
+    const state = this.#state
+    return state instanceof Job
+      ? { _id: "JobHandle", id: this.id, pool: this.#self.name, phase: state.phase, attempt: state.attempt }
+      : { _id: "JobHandle", id: this.id, pool: this.#self.name, phase: "Done" }
+  }
+
+  [Inspectable.NodeInspectSymbol](): unknown {
+    return this.toJSON()
+  }
+
+  toString(): string {
+    return Inspectable.toStringUnknown(this.toJSON())
+  }
+}
