@@ -158,7 +158,10 @@ const batchImplementations: ReadonlyArray<ImplementationName> = [
 ]
 const throughputImplementations: ReadonlyArray<ImplementationName> = [
   ...batchImplementations,
-  "pool-execute-backpressure"
+  "pool-execute-backpressure",
+  "fastq-each",
+  "p-queue-each",
+  "effect-forEach-no-pretenuring"
 ]
 const targetImplementations: ReadonlyArray<ImplementationName> = ["fastq", "p-queue", "effect-handoff", "pool-execute"]
 const latencyImplementations: ReadonlyArray<ImplementationName> = ["fastq", "p-queue", "effect-handoff", "pool-execute"]
@@ -176,11 +179,19 @@ export const label: Readonly<Record<ImplementationName, string>> = {
   fastq: "fastq (promise API)",
   "p-limit": "p-limit",
   "p-queue": "p-queue (`add` all, `onIdle`)",
+  "fastq-each": "fastq (`push` all, then await each)",
+  "p-queue-each": "p-queue (`add` all, then await each)",
   "effect-forEach": "`Effect.forEach` with `concurrency`",
+  "effect-forEach-no-pretenuring": "`Effect.forEach`, V8 `--no-allocation-site-pretenuring`",
   "effect-handoff": "worker fibers and a list, no bookkeeping (the Effect floor)",
   "pool-execute": "**WorkerPool `execute`**",
   "pool-execute-backpressure": "**WorkerPool `execute`, queue full**",
   "pool-submit": "**WorkerPool `submit` + `await`**"
+}
+
+/** V8 flags a case's process runs with, by implementation. */
+export const nodeFlags: Partial<Record<ImplementationName, ReadonlyArray<string>>> = {
+  "effect-forEach-no-pretenuring": ["--no-allocation-site-pretenuring"]
 }
 
 /** Where a case's shape differs from the implementation's name in the other tables. */

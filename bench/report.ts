@@ -181,6 +181,24 @@ export const evaluateTargets = (find: (id: string) => CaseResult | undefined): A
   for (const c of ["C=8", "C=64"]) {
     atLeast(`throughput ${c}: execute / fastq`, ratio(kjobs("pool-execute", c), kjobs("fastq", c)), 1.2)
   }
+  // handles: one producer submits every job, then awaits each result, and the peers are driven the same way
+  for (const c of ["C=8", "C=64"]) {
+    atLeast(`throughput ${c}: submit + await / execute`, ratio(kjobs("pool-submit", c), kjobs("pool-execute", c)), 0.8)
+  }
+  for (const c of ["C=8", "C=64"]) {
+    atLeast(
+      `throughput ${c}: submit + await / p-queue, each awaited`,
+      ratio(kjobs("pool-submit", c), kjobs("p-queue-each", c)),
+      2.5
+    )
+  }
+  for (const c of ["C=8", "C=64"]) {
+    atLeast(
+      `throughput ${c}: submit + await / fastq, each awaited`,
+      ratio(kjobs("pool-submit", c), kjobs("fastq-each", c)),
+      1.5
+    )
+  }
   for (const scenario of latencyScenarios) {
     if (scenario.stall > 0) {
       // the issue's target after the stall is absolute: p99 within 30 ms (and caught up within a second, below)

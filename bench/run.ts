@@ -22,7 +22,7 @@ import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { parseArgs } from "node:util"
 import { type Measurement, RESULT_TAG } from "./harness.ts"
-import { baselineMarker, type Case, fullSizes, isBaselineCase, label, makePlan, quickSizes } from "./plan.ts"
+import { baselineMarker, type Case, fullSizes, isBaselineCase, label, makePlan, nodeFlags, quickSizes } from "./plan.ts"
 import {
   type CaseResult,
   describeMachine,
@@ -53,6 +53,7 @@ const runOnce = (c: Case, timeoutMillis: number): Promise<Run> =>
     const script = path.join(benchDir, "cases", `${c.script}.ts`)
     const argv = [
       "--expose-gc",
+      ...(nodeFlags[c.impl] ?? []),
       script,
       `--impl=${c.impl}`,
       ...Object.entries(c.args).map(([key, value]) => `--${key}=${value}`)

@@ -1,7 +1,9 @@
 /**
  * The promise-based peers, each used the way its README shows: p-queue (`add` every job, then `onIdle`), fastq's
  * promise API (`push` every job, then `drained`), p-limit (`Promise.all` of limited calls), a hand-written
- * semaphore with `Promise.all`, and the floor: a plain promise loop with no per-job bookkeeping at all.
+ * semaphore with `Promise.all`, and the floor: a plain promise loop with no per-job bookkeeping at all. p-queue and
+ * fastq are also driven as the pool's `submit` + `await` is (`p-queue-each`, `fastq-each`): every job's promise is
+ * kept, then each is awaited in turn, as a program that needs every result does.
  *
  * Every peer runs the same job function; none allocates a closure per job unless its API requires one.
  */
@@ -179,6 +181,36 @@ export const fastq: Implementation = {
   }
 }
 
+/**
+ * A batch that keeps every job's promise and then awaits each in turn: `add(run)` queues a job and returns the
+ * promise of its result.
+ */
+const eachBatch = (
+  makeQueue: (concurrency: number, run: () => Promise<void>) => () => Promise<void>
+): Batch =>
+({ concurrency, job, jobs }, warmup, between) => {
+  const add = makeQueue(concurrency, jobFunction(job))
+  return warmThenMeasure(
+    async (count) => {
+      const start = performance.now()
+      const results: Array<Promise<void>> = []
+      for (let i = 0; i < count; i++) results.push(add())
+      for (let i = 0; i < count; i++) await results[i]
+      return elapsedSince(start)
+    },
+    jobs,
+    warmup,
+    between
+  )
+}
+
+export const fastqEach: Implementation = {
+  batch: eachBatch((concurrency, run) => {
+    const queue = makeFastq.promise((_: number) => run(), concurrency)
+    return () => queue.push(0)
+  })
+}
+
 // -----------------------------------------------------------------------------
 // p-limit
 // -----------------------------------------------------------------------------
@@ -238,4 +270,11 @@ export const pQueue: Implementation = {
       }
     }
   }
+}
+
+export const pQueueEach: Implementation = {
+  batch: eachBatch((concurrency, run) => {
+    const queue = new PQueue({ concurrency })
+    return () => queue.add(run)
+  })
 }
