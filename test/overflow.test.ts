@@ -85,6 +85,62 @@ describe("backpressure and overflow", () => {
         assert.strictEqual(stats.rejected, 0)
       }))
 
+    it.effect(
+      "a waiting submit caller is admitted once the queue has drained to half its capacity, with every waiter that fits, in arrival order",
+      () =>
+        Effect.gen(function*() {
+          const started: Array<number> = []
+          const pool = yield* WorkerPool.make({
+            handler: (n: number) => Effect.sync(() => started.push(n)).pipe(Effect.andThen(Effect.sleep(10))),
+            concurrency: 1,
+            capacity: 8,
+            shutdownTimeout: 0
+          })
+          // job 0 runs, jobs 1..8 fill the queue; three submitters wait
+          yield* Effect.forEach(Array.from({ length: 9 }, (_, i) => i), (n) => pool.submit(n))
+          const waiting = yield* Effect.forEach([100, 101, 102], (n) => fork(pool.submit(n)))
+          const look = Effect.map(pool.stats, (s) => [s.queued, s.waiting])
+          // each job that ends starts the next: the queue drains one job per 10 ms
+          for (const [t, queued] of [[10, 7], [20, 6], [30, 5]] as const) {
+            yield* TestClock.adjust(10)
+            assert.deepStrictEqual(yield* look, [queued, 3], `at ${t} ms: no submitter admitted above half`)
+            assert.isTrue(waiting.every((f) => f.pollUnsafe() === undefined))
+          }
+          yield* TestClock.adjust(10)
+          assert.deepStrictEqual(yield* look, [7, 0], "at 40 ms the queue is at half: all three are admitted")
+          yield* Fiber.joinAll(waiting)
+          yield* TestClock.adjust(200)
+          assert.deepStrictEqual(started, [0, 1, 2, 3, 4, 5, 6, 7, 8, 100, 101, 102])
+        })
+    )
+
+    it.effect("an execute caller first in line is admitted as soon as there is room; a submit caller behind it waits for half", () =>
+      Effect.gen(function*() {
+        const started: Array<number> = []
+        const pool = yield* WorkerPool.make({
+          handler: (n: number) => Effect.sync(() => started.push(n)).pipe(Effect.andThen(Effect.sleep(10))),
+          concurrency: 1,
+          capacity: 4,
+          shutdownTimeout: 0
+        })
+        yield* Effect.forEach([0, 1, 2, 3, 4], (n) => pool.submit(n))
+        const executing = yield* fork(pool.execute(50))
+        const submitting = yield* fork(pool.submit(60))
+        const behind = yield* fork(pool.submit(70))
+        const look = Effect.map(pool.stats, (s) => [s.queued, s.waiting])
+        assert.deepStrictEqual(yield* look, [4, 3])
+        yield* TestClock.adjust(10)
+        assert.deepStrictEqual(yield* look, [4, 2], "the execute caller took the room at once")
+        yield* TestClock.adjust(10)
+        assert.deepStrictEqual(yield* look, [3, 2], "the submit caller waits while the queue is above half")
+        yield* TestClock.adjust(10)
+        assert.deepStrictEqual(yield* look, [4, 0], "at half, the submit caller and the one behind it are admitted")
+        yield* Fiber.joinAll([submitting, behind])
+        yield* TestClock.adjust(100)
+        assert.strictEqual(yield* Fiber.join(executing), undefined)
+        assert.deepStrictEqual(started, [0, 1, 2, 3, 4, 50, 60, 70])
+      }))
+
     it.effect("a burst of thousands of blocked submitters is admitted in order and drains completely", () =>
       Effect.gen(function*() {
         const order: Array<number> = []

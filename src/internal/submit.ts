@@ -121,11 +121,21 @@ export const offer = <I, A, E>(
   return undefined
 }
 
-/** Admits waiting submitters, in arrival order, while there is room. */
+/**
+ * Admits waiting submitters, in arrival order, while there is room. An `execute` caller is admitted as soon as
+ * there is room: its fiber sleeps on until its job settles. A `submit` caller resumes as it is admitted, so when
+ * one is first in line, the queue must first drain to half its capacity: then every waiter that fits is admitted
+ * at once, and a producer that submits in a loop resumes once per half queue instead of once per job, filling the
+ * room in one go. Arrival order holds either way: no waiter, and no newcomer, overtakes one that waits.
+ */
 export const admitWaiters = <I, A, E>(self: PoolState<I, A, E>): void => {
+  const waiters = self.waiters
+  if (waiters.size === 0) return
   const capacity = self.settings.capacity
-  while (self.waiters.size > 0 && self.counters.queued < capacity && isOpen(self)) {
-    const waiter = self.waiters.take()!
+  const batch = self.counters.queued <= capacity >> 1
+  while (waiters.size > 0 && self.counters.queued < capacity && isOpen(self)) {
+    if (!batch && !waiters.peek()!.forExecute) return
+    const waiter = waiters.take()!
     const job = accept(self, waiter.input, waiter.options, waiter.parent)
     waiter.job = job
     if (waiter.forExecute) {

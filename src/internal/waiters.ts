@@ -59,6 +59,8 @@ const minTombstones = 1024
 
 export class WaitList<I> {
   private readonly list = MutableList.make<Waiter<I>>()
+  /** the first live waiter once `peek` has looked at it: off the list, still waiting */
+  private first: Waiter<I> | undefined = undefined
   private tombstones = 0
   /** live waiters */
   size = 0
@@ -68,19 +70,34 @@ export class WaitList<I> {
     MutableList.append(this.list, waiter)
   }
 
-  /** Takes the waiter that arrived first. */
-  take(): Waiter<I> | undefined {
+  /** The waiter that arrived first, left in place. */
+  peek(): Waiter<I> | undefined {
+    const first = this.first
+    if (first !== undefined) {
+      if (!first.gaveUp) return first
+      this.first = undefined
+      this.tombstones--
+    }
     while (this.list.length > 0) {
       const waiter = MutableList.take(this.list) as Waiter<I>
       if (waiter.gaveUp) {
         this.tombstones--
         continue
       }
-      this.size--
-      waiter.taken = true
+      this.first = waiter
       return waiter
     }
     return undefined
+  }
+
+  /** Takes the waiter that arrived first. */
+  take(): Waiter<I> | undefined {
+    const waiter = this.peek()
+    if (waiter === undefined) return undefined
+    this.first = undefined
+    this.size--
+    waiter.taken = true
+    return waiter
   }
 
   /** A waiter gives up its place (it was interrupted). Returns false when it was no longer waiting. */

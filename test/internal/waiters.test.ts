@@ -88,6 +88,26 @@ describe("WaitList", () => {
     assert.deepStrictEqual(inputs(list.takeAll()), inputs(live))
   })
 
+  it("peek shows the first live waiter without taking it; one that gives up after a peek is skipped", () => {
+    const list = new WaitList<number>()
+    assert.isUndefined(list.peek())
+    const [a, b, c] = [1, 2, 3].map(waiter)
+    for (const w of [a, b, c]) list.push(w)
+    assert.strictEqual(list.peek(), a)
+    assert.strictEqual(list.peek(), a, "peeking again changes nothing")
+    assert.strictEqual(list.size, 3)
+    assert.isTrue(list.giveUp(a))
+    assert.strictEqual(list.size, 2)
+    assert.strictEqual(list.peek(), b)
+    assert.strictEqual(list.take(), b)
+    assert.isFalse(list.giveUp(b), "a taken waiter cannot give up")
+    list.giveUp(c)
+    assert.isUndefined(list.peek())
+    assert.strictEqual(list.size, 0)
+    list.push(waiter(4))
+    assert.strictEqual(list.take()?.input, 4)
+  })
+
   it("takeAll takes every live waiter in arrival order and empties the list", () => {
     const list = new WaitList<number>()
     const all = [1, 2, 3, 4, 5].map(waiter)
@@ -122,6 +142,8 @@ describe("WaitList", () => {
       } else if (roll < [0.8, 0.9][phase] && live.length > 0) {
         const w = live.splice(rng.int(0, live.length - 1), 1)[0]
         assert.isTrue(list.giveUp(w), `giveUp, ${at}`)
+      } else if (roll < 0.95) {
+        assert.strictEqual(list.peek(), live[0], `peek, ${at}`)
       } else if (roll < 0.9995) {
         assert.strictEqual(list.take(), live.shift(), `take, ${at}`)
       } else {
