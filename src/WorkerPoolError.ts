@@ -115,6 +115,81 @@ export class InvalidJobOptions
 }
 
 /**
+ * A thread of a thread pool ended while it ran the job: an uncaught exception, `process.exit`, running out of
+ * memory. Only that job fails; the thread is replaced. `exitCode` is set when the thread reported one, and `reason`
+ * says what the platform reported (the uncaught error's message, or the exit).
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class ThreadCrashed extends Schema.TaggedError<ThreadCrashed>("effect-worker-pool/ThreadCrashed")(
+  "ThreadCrashed",
+  {
+    pool: Schema.String,
+    jobId: Schema.String,
+    thread: Schema.Number,
+    exitCode: Schema.optional(Schema.Number),
+    reason: Schema.String
+  }
+) {
+  override get message(): string {
+    return `the thread of worker ${this.thread} in pool "${this.pool}" crashed while running job "${this.jobId}": ${this.reason}`
+  }
+}
+
+/**
+ * A thread did not start: its entry file failed to load, ended before it served, or did not report ready in time.
+ * Building the pool fails with it when a first thread does not start; a job fails with it when the thread that
+ * was to replace a crashed or stopped one does not start.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class ThreadStartFailed extends Schema.TaggedError<ThreadStartFailed>("effect-worker-pool/ThreadStartFailed")(
+  "ThreadStartFailed",
+  {
+    pool: Schema.String,
+    entry: Schema.String,
+    reason: Schema.String
+  }
+) {
+  override get message(): string {
+    return `a thread of pool "${this.pool}" did not start from "${this.entry}": ${this.reason}`
+  }
+}
+
+/**
+ * A value crossing between the pool and a thread failed its schema: `side` says which value (the job's `"input"`,
+ * its `"success"` value or its typed `"error"`), `stage` whether it failed to `"encode"` (before it was sent) or to
+ * `"decode"` (once it arrived), and `reason` why.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class JobSchemaError extends Schema.TaggedError<JobSchemaError>("effect-worker-pool/JobSchemaError")(
+  "JobSchemaError",
+  {
+    pool: Schema.String,
+    jobId: Schema.String,
+    side: Schema.Literals(["input", "success", "error"]),
+    stage: Schema.Literals(["encode", "decode"]),
+    reason: Schema.String
+  }
+) {
+  override get message(): string {
+    return `job "${this.jobId}" in pool "${this.pool}": its ${this.side} failed to ${this.stage}: ${this.reason}`
+  }
+}
+
+/**
+ * The ways a job on a thread pool can end besides its handler's result and the pool's own `JobError`s.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type ThreadError = ThreadCrashed | ThreadStartFailed | JobSchemaError
+
+/**
  * The errors a submission itself can fail with: the job was not accepted.
  *
  * @category models

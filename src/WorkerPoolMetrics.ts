@@ -135,6 +135,35 @@ export const workers: Metric.Gauge<number> = Metric.gauge("worker_pool_workers",
 })
 
 /**
+ * Live threads of a thread pool (`threads.live`): starting, ready or running a job.
+ *
+ * @category metrics
+ * @since 0.1.0
+ */
+export const threads: Metric.Gauge<number> = Metric.gauge("worker_pool_threads", {
+  description: "Live threads of a thread pool"
+})
+
+/**
+ * Why a thread of a thread pool was replaced: its job was stopped while it ran (`"terminated"`), or it crashed.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type ReplacedBecause = "terminated" | "crashed"
+
+/**
+ * Threads started to replace one that was terminated or crashed, by `reason` (`threads.replaced`).
+ *
+ * @category metrics
+ * @since 0.1.0
+ */
+export const threadsReplaced: Metric.Counter<number> = Metric.counter("worker_pool_threads_replaced_total", {
+  description: "Threads started to replace a terminated or crashed one",
+  incremental: true
+})
+
+/**
  * The bucket boundaries of both histograms, in seconds.
  *
  * @category metrics

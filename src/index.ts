@@ -11,6 +11,14 @@
 export * as WorkerPool from "./WorkerPool.ts"
 
 /**
+ * The same pool on threads: a job definition with schemas, the thread side that serves it, and a pool whose
+ * workers each own a thread.
+ *
+ * @since 0.1.0
+ */
+export * as ThreadPool from "./ThreadPool.ts"
+
+/**
  * The errors a worker pool produces besides a job's own error.
  *
  * @since 0.1.0

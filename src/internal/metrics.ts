@@ -10,19 +10,8 @@ import type { PoolState } from "./state.ts"
 
 /** Registers the series of pool `pool` in the registry of `context`; returns what removes them. @internal */
 export const register = (context: Context.Context<never>, pool: string, self: PoolState<any, any, any>): () => void => {
-  const registrations: Array<Metric.Registration> = []
-  const add = <State>(metric: Metric.Metric<any, State>, attributes: Metric.Metric.Attributes, get: () => State) => {
-    registrations.push(
-      Metric.registerUnsafe(Metric.withAttributes(metric, attributes), context, {
-        get,
-        update: noop,
-        modify: noop
-      })
-    )
-  }
+  const { add, remove } = series(context)
   const attributes = { pool }
-  const counter = (read: () => number) => () => ({ count: read(), incremental: true })
-  const gauge = (read: () => number) => () => ({ value: read() })
   const c = self.counters
   add(WorkerPoolMetrics.jobsSubmitted, attributes, counter(() => c.submitted))
   add(WorkerPoolMetrics.jobsStarted, attributes, counter(() => c.started))
@@ -37,10 +26,35 @@ export const register = (context: Context.Context<never>, pool: string, self: Po
   add(WorkerPoolMetrics.workers, attributes, gauge(() => self.workers))
   add(WorkerPoolMetrics.jobWaitTime, attributes, () => histogramState(c.waitTimes))
   add(WorkerPoolMetrics.jobRunTime, attributes, () => histogramState(c.runTimes))
-  return () => {
+  return remove
+}
+
+/**
+ * Series that read their state when the registry of `context` is read: `add` registers one, `remove` removes them
+ * all.
+ */
+export const series = (context: Context.Context<never>) => {
+  const registrations: Array<Metric.Registration> = []
+  const add = <State>(metric: Metric.Metric<any, State>, attributes: Metric.Metric.Attributes, get: () => State) => {
+    registrations.push(
+      Metric.registerUnsafe(Metric.withAttributes(metric, attributes), context, {
+        get,
+        update: noop,
+        modify: noop
+      })
+    )
+  }
+  const remove = () => {
     for (const registration of registrations) registration.remove()
   }
+  return { add, remove }
 }
+
+/** A counter's state, read from a count. */
+export const counter = (read: () => number) => (): Metric.CounterState<number> => ({ count: read(), incremental: true })
+
+/** A gauge's state, read from a value. */
+export const gauge = (read: () => number) => (): Metric.GaugeState<number> => ({ value: read() })
 
 const noop = (): void => {}
 

@@ -15,6 +15,7 @@
  * - `stats.ts`, `metrics.ts`: counters, the `stats` snapshot and the metric series.
  */
 import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Effectable from "effect/Effectable"
 import * as Exit from "effect/Exit"
@@ -52,6 +53,18 @@ export { awaitIdle, drain, pause, resize, resume, shutdown } from "./lifecycle.t
 export type { PoolState } from "./state.ts"
 
 /**
+ * What a pool built in its scope tells about its worker slots: a thread pool keeps one thread per slot, started
+ * when a slot first runs a job and stopped when the slot is released.
+ */
+export const SlotEvents = Context.Reference<{
+  readonly released: ((index: number) => void) | undefined
+  readonly gate: ((index: number) => Effect.Effect<void> | undefined) | undefined
+}>(
+  "effect-worker-pool/internal/SlotEvents",
+  { defaultValue: () => ({ released: undefined, gate: undefined }) }
+)
+
+/**
  * Builds a pool in the current scope and starts its first workers. `run` turns a job into the effect its worker
  * runs; it runs on the worker fiber, whose services are those of the fiber that called `make`. Closing the scope
  * closes the pool (see `close`).
@@ -64,6 +77,7 @@ export const make = <I, A, E, R>(
     const fibers = yield* FiberSet.make<void>()
     const clock = yield* Clock.Clock
     const rate = settings.rateLimit
+    const events = yield* SlotEvents
     const self: PoolState<I, A, E> = {
       name: settings.name,
       settings,
@@ -87,6 +101,8 @@ export const make = <I, A, E, R>(
       waiters: new WaitList(),
       rateLimit: rate === undefined ? undefined : new SlidingLog(rate.limit, rate.intervalMillis),
       slots: [],
+      slotReleased: events.released,
+      slotGate: events.gate,
       idle: [],
       free: [],
       workers: 0,

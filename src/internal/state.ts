@@ -101,6 +101,10 @@ export interface PoolState<I, A, E> {
   // the workers
   /** every slot ever made, by index - 1 */
   readonly slots: Array<Slot>
+  /** told each time a worker gives up its slot (a thread pool stops the slot's thread) */
+  readonly slotReleased: ((index: number) => void) | undefined
+  /** what a worker waits for before it takes a job, while its slot is out of service; `undefined` when it is not */
+  readonly slotGate: ((index: number) => Effect.Effect<void> | undefined) | undefined
   /** idle workers' slots, most recently idle on top */
   readonly idle: Array<Slot>
   /** released slots, lowest index last */

@@ -74,7 +74,14 @@ const worker = <I, A, E>(self: PoolState<I, A, E>, slot: Slot): Effect.Effect<vo
     }
     return idleThenStep
   }
-  const step: Effect.Effect<void, never, any> = Effect.flatMap(Effect.exit(take), afterTake)
+  const take1: Effect.Effect<void, never, any> = Effect.flatMap(Effect.exit(take), afterTake)
+  // A slot may be out of service for a while (a thread pool's slot whose thread is being replaced): its worker
+  // waits, taking no job, until the slot's gate opens.
+  const gate = self.slotGate
+  const step: Effect.Effect<void, never, any> = gate === undefined ? take1 : Effect.suspend(() => {
+    const closed = gate(slot.index)
+    return closed === undefined ? take1 : Effect.andThen(Effect.interruptible(closed), take1)
+  })
   const stopWaiting = Effect.sync(() => leaveIdle(self, slot))
   const waitForJob = Effect.interruptible(Effect.callback<void>((resume) => {
     slot.wake = resume
@@ -320,6 +327,7 @@ export const releaseSlot = (self: PoolState<any, any, any>, slot: Slot): void =>
   self.free.push(slot)
   self.free.sort((a, b) => b.index - a.index)
   if (fiber !== undefined && fiber !== Fiber.getCurrent()) fiber.interruptUnsafe()
+  self.slotReleased?.(slot.index)
 }
 
 const leaveIdle = (self: PoolState<any, any, any>, slot: Slot): void => {
