@@ -306,17 +306,25 @@ export const serve = <I, A, E, R>(
                 if (Exit.isSuccess(exit)) return encode(seq, Succeeded, encodeSuccess, exit.value)
                 const error = Cause.findErrorOption(exit.cause)
                 if (error._tag === "Some") return encode(seq, Failed, encodeError, error.value)
-                return Effect.succeed<Reply>([seq, Died, defectOf(exit.cause)])
+                return Effect.succeed<Reply>(endedBy(seq, exit.cause))
               })
             )
         })
       ) as Effect.Effect<Reply, never, R>
-    yield* runner.run((port, [seq, input, job]) =>
-      seq === pingSeq ?
-        reply(port, [pingSeq, Succeeded, undefined]) :
-        Effect.flatMap(runOne(seq, input, job), (r) => reply(port, r))
-    )
-  })
+    // Each job runs in a fiber of its own, whose end is observed: a value that is not an effect, deep in a handler,
+    // ends a fiber at once, skipping its frames, and the job must still get its answer.
+    const fibers = yield* FiberSet.make<unknown, unknown>()
+    const run = yield* FiberSet.runtime(fibers)<R>()
+    yield* runner.run<void, never, never>((port, [seq, input, job]) => {
+      if (seq === pingSeq) {
+        run(reply(port, [pingSeq, Succeeded, undefined]))
+        return
+      }
+      run(runOne(seq, input, job)).addObserver((exit) => {
+        run(reply(port, Exit.isSuccess(exit) ? exit.value : endedBy(seq, exit.cause)))
+      })
+    })
+  }).pipe(Effect.scoped)
 
 // -----------------------------------------------------------------------------
 // internals
@@ -333,11 +341,13 @@ const Succeeded = 0
 const Failed = 1
 const Died = 2
 const SchemaFailed = 3
+const Interrupted = 4
 
 /** A thread's answer to a job. */
 type Reply =
   | readonly [seq: number, tag: typeof Succeeded | typeof Failed, value: unknown]
   | readonly [seq: number, tag: typeof Died, defect: Defect]
+  | readonly [seq: number, tag: typeof Interrupted]
   | readonly [
     seq: number,
     tag: typeof SchemaFailed,
@@ -352,14 +362,17 @@ interface Defect {
   readonly stack: string | undefined
 }
 
-const defectOf = (cause: Cause.Cause<unknown>): Defect => {
+/** The reply of a job that ended without a success or a typed error: interrupted (by itself), or a defect. */
+const endedBy = (seq: number, cause: Cause.Cause<unknown>): Reply => {
+  if (Cause.hasInterruptsOnly(cause)) return [seq, Interrupted]
   const defect = Cause.squash(cause)
-  if (defect instanceof Error) return { name: defect.name, message: defect.message, stack: defect.stack }
-  return {
-    name: "Error",
-    message: Cause.hasInterruptsOnly(cause) ? "the job was interrupted on its thread" : String(defect),
-    stack: undefined
-  }
+  return [
+    seq,
+    Died,
+    defect instanceof Error
+      ? { name: defect.name, message: defect.message, stack: defect.stack }
+      : { name: "Error", message: String(defect), stack: undefined }
+  ]
 }
 
 /** Rebuilds a defect that crossed from a thread: an `Error` with the thread's name, message and stack. */
@@ -709,6 +722,8 @@ const decodeReply = <I, A, E, W>(
       }) as Effect.Effect<never, E | JobSchemaError>
     case Died:
       return Effect.die(errorOf(reply[2]))
+    case Interrupted:
+      return Effect.interrupt
     case SchemaFailed:
       return Effect.fail(schemaError(self, job, reply[2], reply[3], reply[4]))
   }

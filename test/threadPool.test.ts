@@ -13,6 +13,8 @@ import * as Metric from "effect/Metric"
 import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
 import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
 import * as NodeThreadPool from "../layers/NodeThreadPool.ts"
 import { WorkerPool, WorkerPoolError, WorkerPoolMetrics } from "../src/index.ts"
 import * as ThreadPool from "../src/ThreadPool.ts"
@@ -99,6 +101,27 @@ describe("ThreadPool on Node threads", () => {
       const stats = yield* pool.stats
       assert.strictEqual(stats.defects, 1)
       assert.strictEqual((yield* pool.threads).crashed, 0, "a defect does not end the thread")
+    }))
+
+  it.live("a handler that throws or returns a value that is not an effect: a defect, not a hang", () =>
+    Effect.gen(function*() {
+      const pool = yield* make({ concurrency: 1 })
+      const tasks: ReadonlyArray<readonly [Task, RegExp]> = [
+        [{ op: "throw", message: "thrown in the handler" }, /thrown in the handler/],
+        [{ op: "notAnEffect" }, /42/],
+        [{ op: "deepNotAnEffect" }, /42/]
+      ]
+      for (const [task, message] of tasks) {
+        const exit = yield* Effect.exit(pool.execute(task))
+        assert.isTrue(Exit.isFailure(exit) && Cause.hasDies(exit.cause), `${task.op}: ${JSON.stringify(exit)}`)
+        assert.match((Cause.squash((exit as Exit.Failure<any, any>).cause) as Error).message, message, task.op)
+      }
+      // as on fibers, a handler that interrupts itself cancels its own job
+      const interrupted = yield* Effect.exit(pool.execute({ op: "interruptSelf" }))
+      assert.isTrue(Exit.isFailure(interrupted) && Cause.hasInterruptsOnly(interrupted.cause))
+      assert.strictEqual((yield* pool.stats).cancelled, 1)
+      assert.strictEqual((yield* pool.execute({ op: "square", n: 2 })).value, 4)
+      assert.strictEqual((yield* pool.threads).crashed, 0)
     }))
 
   for (
@@ -294,6 +317,25 @@ describe("ThreadPool on Node threads", () => {
         assert.strictEqual(osThreads(), baseline)
       }))
   })
+
+  it.live("a replacement that does not start fails the slot's next job with ThreadStartFailed; the slot recovers", () =>
+    Effect.gen(function*() {
+      const flag = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "thread-pool-")), "refuse")
+      process.env.THREAD_POOL_REFUSE = flag
+      yield* Effect.addFinalizer(() => Effect.sync(() => fs.rmSync(path.dirname(flag), { recursive: true })))
+      const pool = yield* make({ concurrency: 1, entry: fixture("refusesWhileFlagged.worker.ts") })
+      fs.writeFileSync(flag, "")
+      assert.instanceOf(
+        failureOf(yield* Effect.exit(pool.execute({ op: "exit", code: 1 }))),
+        WorkerPoolError.ThreadCrashed
+      )
+      const refused = failureOf(yield* Effect.exit(pool.execute({ op: "square", n: 2 })))
+      assert.instanceOf(refused, WorkerPoolError.ThreadStartFailed)
+      assert.include((refused as WorkerPoolError.ThreadStartFailed).reason, "told not to start")
+      fs.rmSync(flag)
+      assert.strictEqual((yield* pool.execute({ op: "square", n: 3 })).value, 9)
+      assert.strictEqual((yield* pool.threads).live, 1)
+    }))
 
   it.live("bad options are refused with InvalidPoolOptions naming the option", () =>
     Effect.gen(function*() {
