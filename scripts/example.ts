@@ -11,13 +11,10 @@ import * as path from "node:path"
 import { pathToFileURL } from "node:url"
 
 const directory = path.resolve(import.meta.dirname, "..", "examples")
-/** Modules that examples import, not programs of their own. */
-const modules = new Set(["dashboard"])
-
+/** The programs: the files whose header says how to run them (the others are modules and entry files they use). */
 const examples = fs.readdirSync(directory)
-  .filter((file) => file.endsWith(".ts"))
+  .filter((file) => file.endsWith(".ts") && / \* Run: /.test(fs.readFileSync(path.join(directory, file), "utf8")))
   .map((file) => file.slice(0, -".ts".length))
-  .filter((name) => !modules.has(name))
   .sort()
 
 const name = process.argv[2]

@@ -11,6 +11,7 @@ import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import { TestClock } from "effect/testing"
 import * as fs from "node:fs"
+import * as os from "node:os"
 import * as path from "node:path"
 import { WorkerPool } from "../src/index.ts"
 import { fork } from "./utils/fibers.ts"
@@ -156,26 +157,41 @@ describe("examples", () => {
       single(out, /^outbound: 7 effects from 2 call sites, at most 2 at once \(budget 2\)$/)
     }))
 
-  it.live("flagship: 300 images on 8 workers, progress lines, then a summary from the pool's stats", () =>
+  it.live("flagship: 300 images on a thread per core, progress lines, then a summary from the pool's stats", () =>
     Effect.gen(function*() {
       const ended = yield* run("flagship")
       assertSucceeded(ended)
       const out = ended.stdout
+      const threads = os.availableParallelism()
+      single(
+        out,
+        new RegExp(`^Thumbnailing 300 images on ${threads} threads \\(queue 32, timeout 300 ms per image\\)$`)
+      )
       // stdout is a pipe here, not a terminal: one progress line per interval, no cursor movement, then the panel
       assert.notInclude(out, "\r")
       assert.notInclude(out, "\x1b[")
       const progress = lines(out).filter((line) =>
-        /^\d+\/300 done, \d+ jobs\/s \(last [\d.]+ s\) \| busy [0-8]\/8, queued \d+, waiting \d+ \| ok \d+ failed \d+ timed out \d+ cancelled 0$/
-          .test(line)
+        new RegExp(
+          `^\\d+/300 done, \\d+ jobs/s \\(last [\\d.]+ s\\) \\| busy \\d+/${threads}, queued \\d+, waiting \\d+ \\| ` +
+            `ok \\d+ failed \\d+ timed out \\d+ cancelled 0$`
+        ).test(line)
       )
       assert.isAtLeast(progress.length, 2, out)
-      // the queue (32) fills up and submitters wait for room while the 300 images go through
-      assert.isTrue(progress.some((line) => /queued 32, waiting [1-9]/.test(line)), out)
+      for (const line of progress) {
+        const [, busy, waiting] = line.match(/busy (\d+)\/\d+, queued \d+, waiting (\d+)/)!
+        assert.isAtMost(Number(busy), threads, line)
+        // one reader submits the images one after another
+        assert.isAtMost(Number(waiting), 1, line)
+      }
+      // the queue (32) fills up and the reader waits for room (it resumes once the queue has drained to half). The
+      // reader generates every image on the main thread, a few ns a pixel, and a thread downscales about ten times
+      // slower: on up to 4 threads the reader is the faster side; on many more cores the threads may keep up with it
+      if (threads <= 4) assert.isTrue(progress.some((line) => /waiting 1 /.test(line)), out)
       const [, finalRate, finalSeconds] = single(
         out,
         /^ {2}progress {3}\[#{30}\] 300\/300 done {3}(\d+) jobs\/s \(whole run, ([\d.]+) s\)$/
       )
-      single(out, /^ {2}workers {4}\[-{30}\] 0\/8 busy$/)
+      single(out, new RegExp(`^ {2}workers {4}\\[-{30}\\] 0/${threads} busy$`))
       single(out, /^ {2}queue {6}0 queued, 0 submitters waiting for room, 0 rejected$/)
       const outcomes = single(
         out,
@@ -196,6 +212,10 @@ describe("examples", () => {
       const wholeRun = completed / Number(seconds)
       assert.approximately(Number(finalSeconds), Number(seconds), 0.1, out)
       assert.approximately(Number(finalRate), wholeRun, wholeRun * 0.05, out)
+      single(
+        out,
+        new RegExp(`^ {2}\\d+ images/s; average job [\\d.]+ ms; [\\d.]+s of work on ${threads} threads \\([\\d.]+x\\)$`)
+      )
       // the workload is fixed: 20 corrupt images; the 4 that hang always time out
       assert.strictEqual(Number(failed), 20)
       assert.isAtLeast(Number(timedOut), 4)
@@ -203,6 +223,49 @@ describe("examples", () => {
       for (const file of ["img-075.jpg", "img-150.jpg", "img-225.jpg", "img-300.jpg"]) {
         assert.include(timedOutFiles!.split(", "), file)
       }
+      // a hanging job is a synchronous loop: the pool stops it by terminating its thread, and starts a fresh one
+      const [, started, terminated, crashed, replaced] = single(
+        out,
+        /^ {2}threads: {3}(\d+) started, (\d+) terminated \(a job stopped while it ran\), (\d+) crashed, (\d+) replaced$/
+      )
+      assert.isAtLeast(Number(terminated), 4, out)
+      assert.strictEqual(Number(crashed), 0, out)
+      assert.strictEqual(Number(replaced), Number(terminated), out)
+      assert.strictEqual(Number(started), threads + Number(replaced), out)
+    }))
+
+  it.live("threads: the same downscale on a fiber pool and on a thread pool, both timed, with the same output", () =>
+    Effect.gen(function*() {
+      const ended = yield* run("threads")
+      assertSucceeded(ended)
+      const out = ended.stdout
+      const cores = os.availableParallelism()
+      single(
+        out,
+        new RegExp(
+          `^Downscaling 24 images of 1024x1024 to 512x512 \\(2x2 box filter\\), ${cores} workers \\(one per core\\)$`
+        )
+      )
+      const [, fiberSeconds, fiberSum] = single(
+        out,
+        new RegExp(
+          `^fiber pool: {2}(\\d+\\.\\d{3}) s, checksum ([0-9a-f]{8}) \\(${cores} fibers taking turns on the main thread\\)$`
+        )
+      )
+      const [, threadSeconds, threadSum] = single(
+        out,
+        new RegExp(
+          `^thread pool: (\\d+\\.\\d{3}) s, checksum ([0-9a-f]{8}) \\(${cores} threads, started in [\\d.]+ s before the run\\)$`
+        )
+      )
+      assert.isAbove(Number(fiberSeconds), 0)
+      assert.isAbove(Number(threadSeconds), 0)
+      // both pools ran the same handler on the same images: the same thumbnails, byte for byte
+      assert.strictEqual(threadSum, fiberSum)
+      // the speed-up is the ratio of the two times (no threshold: it depends on the machine and its load)
+      const [, speedup] = single(out, new RegExp(`^Speed-up: (\\d+\\.\\d{2})x on ${cores} threads$`))
+      assert.approximately(Number(speedup), Number(fiberSeconds) / Number(threadSeconds), 0.006, out)
+      single(out, new RegExp(`^Same thumbnails from both pools: 24 of 512x512, checksum ${fiberSum}$`))
     }))
 
   it.live("dynamic: the elastic pool grows to 6 workers under each burst, shrinks to 2 between them, to 1 after resize", () =>
