@@ -397,7 +397,11 @@ export interface WorkerPool<in out I, out A, out E = never> extends Pipeable, In
    * a running one is interrupted) and returns once it has settled.
    */
   readonly execute: (input: I, options?: JobOptions<E>) => Effect.Effect<A, E | JobError | SubmitError>
-  /** Enqueues a job and returns its handle once the job is accepted (waiting for room if `overflow` says so). */
+  /**
+   * Enqueues a job and returns its handle once the job is accepted. With `overflow: "suspend"` a submitter waits
+   * while the queue is full; once one waits, the queue drains to half its capacity before the waiting submitters are
+   * admitted together (in arrival order), so that a producer resumes once per half queue, not once per job.
+   */
   readonly submit: (input: I, options?: JobOptions<E>) => Effect.Effect<JobHandle<A, E | JobError>, SubmitError>
   /** Like `submit`, but never waits: fails with `QueueFull` whenever the queue has no room. */
   readonly trySubmit: (
