@@ -4,8 +4,18 @@
  */
 import type { ImplementationName } from "./impls/contract.ts"
 
-export type Group = "throughput" | "warm" | "options" | "scale" | "latency" | "timers" | "memory"
-export type Script = "batch" | "latency" | "memory"
+export type Group =
+  | "throughput"
+  | "warm"
+  | "options"
+  | "scale"
+  | "latency"
+  | "timers"
+  | "memory"
+  | "threads-cpu"
+  | "threads-tiny"
+  | "threads-startup"
+export type Script = "batch" | "latency" | "memory" | "threads"
 
 export interface Case {
   /** unique, and what `--filter` matches: `group/impl/variant` */
@@ -29,6 +39,13 @@ export interface Sizes {
   readonly latencyWarmup: number
   readonly memoryJobs: number
   readonly memoryRuns: number
+  /** runs of each thread case */
+  readonly threadRuns: number
+  /** CPU-bound jobs (about 20 ms each) of the thread case */
+  readonly threadCpuJobs: number
+  /** tiny jobs of the dispatch case: jobs submitted at once (a burst), and bursts timed (after as many unmeasured) */
+  readonly threadTinyJobs: number
+  readonly threadTinyPasses: number
   /** how long one process may take before it is killed */
   readonly processTimeoutMillis: number
   /** how long, in all, the suite may wait for other processes to leave the machine quiet before a run */
@@ -36,7 +53,8 @@ export interface Sizes {
   /**
    * Whether the long-lived-instance, scale and timers groups run every batch implementation, or only the pool, the
    * two peers of the targets and the hand-off floor (to keep the quick mode quick; the long-lived group then runs at
-   * C=8 only).
+   * C=8 only). With `"targets"`, the thread groups run only what their targets compare (the thread pool, and piscina
+   * on 2 threads), the main thread, and every implementation's start-up on 2 threads.
    */
   readonly secondaryGroups: "all" | "targets"
 }
@@ -51,6 +69,10 @@ export const fullSizes: Sizes = {
   latencyWarmup: 0.5,
   memoryJobs: 1_000_000,
   memoryRuns: 3,
+  threadRuns: 5,
+  threadCpuJobs: 64,
+  threadTinyJobs: 2_000,
+  threadTinyPasses: 10,
   processTimeoutMillis: 180_000,
   quietWaitMillis: 240_000,
   secondaryGroups: "all"
@@ -66,6 +88,10 @@ export const quickSizes: Sizes = {
   latencyWarmup: 0.2,
   memoryJobs: 100_000,
   memoryRuns: 2,
+  threadRuns: 2,
+  threadCpuJobs: 16,
+  threadTinyJobs: 1_000,
+  threadTinyPasses: 3,
   processTimeoutMillis: 60_000,
   quietWaitMillis: 10_000,
   secondaryGroups: "targets"
@@ -81,6 +107,9 @@ export const latencyConcurrency = 8
 const stallMillis = 100
 /** The concurrency of the "cost of options" case. */
 export const optionConcurrency = 8
+/** The threads of the CPU-bound and start-up cases; the tiny-job case runs on the last. */
+export const threadCounts = [1, 2] as const
+export const threadVariant = (threads: number): string => `${threads} thread${threads === 1 ? "" : "s"}`
 
 export interface OptionVariant {
   /** the case's variant (`options/pool-execute/<variant>`) */
@@ -166,6 +195,7 @@ const throughputImplementations: ReadonlyArray<ImplementationName> = [
 const targetImplementations: ReadonlyArray<ImplementationName> = ["fastq", "p-queue", "effect-handoff", "pool-execute"]
 const latencyImplementations: ReadonlyArray<ImplementationName> = ["fastq", "p-queue", "effect-handoff", "pool-execute"]
 const memoryImplementations: ReadonlyArray<ImplementationName> = ["fastq", "p-limit", "p-queue", "pool-submit"]
+const threadImplementations: ReadonlyArray<ImplementationName> = ["thread-pool", "piscina", "tinypool"]
 
 export const latencyScenarios = [
   { variant: "20k/s", rate: 20_000, stall: 0 },
@@ -186,7 +216,11 @@ export const label: Readonly<Record<ImplementationName, string>> = {
   "effect-handoff": "worker fibers and a list, no bookkeeping (the Effect floor)",
   "pool-execute": "**WorkerPool `execute`**",
   "pool-execute-backpressure": "**WorkerPool `execute`, queue full**",
-  "pool-submit": "**WorkerPool `submit` + `await`**"
+  "pool-submit": "**WorkerPool `submit` + `await`**",
+  "thread-pool": "**ThreadPool** (`NodeThreadPool`)",
+  piscina: "piscina",
+  tinypool: "tinypool",
+  "main-thread": "main thread, no pool"
 }
 
 /** V8 flags a case's process runs with, by implementation. */
@@ -292,6 +326,56 @@ export const makePlan = (sizes: Sizes): Array<Case> => {
       args: { jobs: sizes.memoryJobs },
       runs: sizes.memoryRuns
     })
+  }
+  // the jobs one after the other on the main thread: the pools' yardstick, and the time one job takes
+  add({
+    group: "threads-cpu",
+    impl: "main-thread",
+    variant: threadVariant(1),
+    script: "threads",
+    args: { case: "cpu", threads: 1, jobs: sizes.threadCpuJobs },
+    runs: sizes.threadRuns
+  })
+  const twoThreads = threadCounts[threadCounts.length - 1]
+  // in quick mode, the thread pool and the peer of its targets (piscina on 2 threads) only
+  const threadTargetsOnly = (impl: ImplementationName, threads: number): boolean =>
+    targetsOnly && impl !== "thread-pool" && !(impl === "piscina" && threads === twoThreads)
+  for (const impl of threadImplementations) {
+    for (const threads of threadCounts) {
+      if (threadTargetsOnly(impl, threads)) continue
+      add({
+        group: "threads-cpu",
+        impl,
+        variant: threadVariant(threads),
+        script: "threads",
+        args: { case: "cpu", threads, jobs: sizes.threadCpuJobs },
+        runs: sizes.threadRuns
+      })
+    }
+  }
+  for (const impl of threadImplementations) {
+    if (threadTargetsOnly(impl, twoThreads)) continue
+    add({
+      group: "threads-tiny",
+      impl,
+      variant: threadVariant(twoThreads),
+      script: "threads",
+      args: { case: "tiny", threads: twoThreads, jobs: sizes.threadTinyJobs, passes: sizes.threadTinyPasses },
+      runs: sizes.threadRuns
+    })
+  }
+  for (const impl of threadImplementations) {
+    // every implementation starts up in quick mode too (on 2 threads), so that each is run at least once
+    for (const threads of targetsOnly ? [twoThreads] : threadCounts) {
+      add({
+        group: "threads-startup",
+        impl,
+        variant: threadVariant(threads),
+        script: "threads",
+        args: { case: "startup", threads },
+        runs: sizes.threadRuns
+      })
+    }
   }
   return cases
 }

@@ -23,6 +23,8 @@ import {
   optionConcurrency,
   optionVariants,
   scaleConcurrency,
+  threadCounts,
+  threadVariant,
   throughputConcurrencies,
   timerConcurrency,
   timerMillis,
@@ -113,7 +115,9 @@ export const describeMachine = (): Machine => ({
   memoryGB: Math.round(os.totalmem() / 2 ** 30),
   node: process.version,
   platform: `${os.platform()} ${os.release()} ${os.arch()}`,
-  packages: Object.fromEntries(["effect", "p-queue", "fastq", "p-limit"].map((name) => [name, packageVersion(name)])),
+  packages: Object.fromEntries(
+    ["effect", "p-queue", "fastq", "p-limit", "piscina", "tinypool"].map((name) => [name, packageVersion(name)])
+  ),
   commit: gitCommit(),
   srcDigest: srcDigest(),
   loadBefore: Math.round(os.loadavg()[0] * 100) / 100
@@ -242,6 +246,26 @@ export const evaluateTargets = (find: (id: string) => CaseResult | undefined): A
     `scale: execute C=${scaleConcurrency.toLocaleString("en-US")} / C=64`,
     ratio(median(`scale/pool-execute/C=${scaleConcurrency}`, "kjobsPerSecond"), kjobs("pool-execute", "C=64")),
     0.5
+  )
+  const [one, two] = threadCounts.map(threadVariant)
+  const cpuMillis = (impl: string, variant: string) => median(`threads-cpu/${impl}/${variant}`, "millis")
+  atLeast(
+    `threads, CPU-bound: ThreadPool speed-up, ${two} over ${one}`,
+    ratio(cpuMillis("thread-pool", one), cpuMillis("thread-pool", two)),
+    1.85
+  )
+  atMost(
+    `threads, CPU-bound, ${two}: ThreadPool elapsed / piscina`,
+    ratio(cpuMillis("thread-pool", two), cpuMillis("piscina", two)),
+    1.05
+  )
+  atLeast(
+    `threads, tiny jobs, ${two}: ThreadPool / piscina`,
+    ratio(
+      median(`threads-tiny/thread-pool/${two}`, "kjobsPerSecond"),
+      median(`threads-tiny/piscina/${two}`, "kjobsPerSecond")
+    ),
+    0.75
   )
   return targets
 }
@@ -477,6 +501,119 @@ export const renderReport = (
         cell(find(`memory/${impl}/backlog`), "bytesPerJob")
       ])
     ))
+  }
+
+  const threadsCpu = sizesOf("threads-cpu")
+  if (threadsCpu !== undefined) {
+    const [one, two] = threadCounts.map(threadVariant)
+    const millis = (impl: string, variant: string) => find(`threads-cpu/${impl}/${variant}`)?.summary.millis?.median
+    const ratioCell = (a: number | undefined, b: number | undefined) =>
+      a === undefined || b === undefined ? "" : `${(a / b).toFixed(2)}x`
+    const mainThread = find(`threads-cpu/main-thread/${one}`)
+    const jobs = Number(threadsCpu.args.jobs)
+    lines.push("")
+    lines.push(
+      `## Threads, CPU-bound: ${jobs} jobs of about 20 ms of integer math, elapsed ms ` +
+        `(${runsOf("threads-cpu")} runs)`
+    )
+    lines.push("")
+    const ifRun = (impl: string, variant: string, key: string) =>
+      find(`threads-cpu/${impl}/${variant}`) === undefined ? "" : cell(find(`threads-cpu/${impl}/${variant}`), key)
+    lines.push(table(
+      [
+        "implementation",
+        one,
+        two,
+        `speed-up, ${two} over ${one}`,
+        `${two}: elapsed / piscina's`,
+        `${two}: CPU ms, all threads`
+      ],
+      implsOf("threads-cpu").map((impl) => [
+        label[impl],
+        ifRun(impl, one, "millis"),
+        ifRun(impl, two, "millis"),
+        ratioCell(millis(impl, one), millis(impl, two)),
+        ratioCell(millis(impl, two), millis("piscina", two)),
+        ifRun(impl, two, "cpuMillis")
+      ])
+    ))
+    const jobMillis = mainThread?.summary.jobMillis?.median
+    lines.push("")
+    lines.push(
+      `One job took ${cell(mainThread, "jobMillis", (n) => formatMillis(n))} on the main thread in this run ` +
+        `(${jobs} jobs one after the other, no pool)` +
+        (jobMillis === undefined
+          ? ". "
+          : `: ${formatMillis(jobs * jobMillis)} of work, ${formatMillis((jobs * jobMillis) / 2)} on two ` +
+            "threads at best. ") +
+        "Each run starts a pool with as many threads as the column says, runs 4 jobs per thread to warm every " +
+        "thread up, then submits every job at once and times until the last result. A job is many short calls of " +
+        "one hot function (`bench/threads/jobs.ts`). The speed-up and the ratio to piscina are of the medians. " +
+        "CPU ms: the process's CPU time over the measured jobs, every thread included; a run whose elapsed time " +
+        "times 2 is well above it spent time waiting for a CPU (other processes), not computing."
+    )
+  }
+
+  const threadsTiny = sizesOf("threads-tiny")
+  if (threadsTiny !== undefined) {
+    const variant = threadsTiny.variant
+    const kjobs = (impl: string) => find(`threads-tiny/${impl}/${variant}`)?.summary.kjobsPerSecond?.median
+    const piscina = kjobs("piscina")
+    lines.push("")
+    const passes = Number(threadsTiny.args.passes)
+    lines.push(
+      `## Threads, tiny jobs: ${passes} bursts of ${Number(threadsTiny.args.jobs).toLocaleString("en-US")} jobs ` +
+        `(\`n + 1\`) on ${variant}, each submitted at once, thousand jobs/s (${runsOf("threads-tiny")} runs)`
+    )
+    lines.push("")
+    lines.push(table(
+      ["implementation", "thousand jobs/s", "vs piscina", "CPU per job, all threads"],
+      implsOf("threads-tiny").map((impl) => {
+        const value = kjobs(impl)
+        return [
+          label[impl],
+          cell(find(`threads-tiny/${impl}/${variant}`), "kjobsPerSecond"),
+          value === undefined || piscina === undefined ? "n/a" : `${(value / piscina).toFixed(2)}x`,
+          cell(find(`threads-tiny/${impl}/${variant}`), "cpuMicrosPerJob", formatMicros)
+        ]
+      })
+    ))
+    lines.push("")
+    lines.push(
+      "What dispatch costs: the job does almost nothing, so the figure is the pools' own work per job, on both " +
+        "sides of the thread boundary. Each burst is awaited in full before the next; each run warms the pool up " +
+        `with ${passes} bursts, then times ${passes} in a row. ` +
+        "The peers: `Promise.all(inputs.map((n) => pool.run(n)))`. The ThreadPool: one fiber `submit`s every job " +
+        "(the pool's capacity above the batch, as the peers' queues are unbounded), then awaits each handle."
+    )
+  }
+
+  const threadsStartup = sizesOf("threads-startup")
+  if (threadsStartup !== undefined) {
+    const columns = threadCounts.map(threadVariant).filter((v) =>
+      results.some((r) => r.group === "threads-startup" && r.variant === v)
+    )
+    lines.push("")
+    lines.push(`## Threads, start-up: ms from construction (${runsOf("threads-startup")} runs)`)
+    lines.push("")
+    lines.push(table(
+      ["implementation", ...columns.flatMap((v) => [`${v}: ready`, `${v}: a job done on each`])],
+      implsOf("threads-startup").map((impl) => [
+        label[impl],
+        ...columns.flatMap((v) => [
+          cell(find(`threads-startup/${impl}/${v}`), "readyMillis"),
+          cell(find(`threads-startup/${impl}/${v}`), "firstJobsMillis")
+        ])
+      ])
+    ))
+    lines.push("")
+    lines.push(
+      "The first pool of a fresh process, from the start of its construction. Ready: the ThreadPool when " +
+        "`NodeThreadPool.make` returns (every thread has loaded its entry file and answered a ping); piscina and " +
+        "tinypool when every thread has posted the message that says it has loaded the task's module (neither " +
+        "library waits for it: a pool takes tasks as soon as it is constructed). A job done on each: then one tiny " +
+        "job per thread, submitted at once, until the last result."
+    )
   }
 
   const baselines = results.flatMap((r) => {

@@ -13,7 +13,7 @@
  * Options: `--quick`; `--baseline=<git ref>` (also runs the plain pool of the cost-of-options case on the `src/` of
  * that commit, extracted into `bench/.baseline/`, so that a change is measured against it in one run); `--runs=N`
  * (runs per case, overriding the mode's); `--filter=text` (only the cases whose
- * id contains `text`, e.g. `throughput/`, `pool-execute`, `latency/`).
+ * id contains `text`, e.g. `throughput/`, `pool-execute`, `latency/`, `threads-`).
  */
 import { execFileSync, spawn } from "node:child_process"
 import { mkdirSync, writeFileSync } from "node:fs"
@@ -139,6 +139,15 @@ const describeRun = (c: Case, run: Run): string => {
         (m.catchUpMillis === undefined ? "" : `, caught up after ${formatMillis(numeric(m.catchUpMillis))}`)
     case "memory":
       return `${Math.round(m.bytesPerJob as number)} bytes/job`
+    case "threads":
+      return c.group === "threads-cpu"
+        ? `${formatMillis(numeric(m.millis))} (${formatMillis(numeric(m.jobMillis))} per job, ` +
+          `${formatMillis(numeric(m.cpuMillis))} of CPU)`
+        : c.group === "threads-tiny"
+        ? `${(m.kjobsPerSecond as number).toFixed(1)} thousand jobs/s, ` +
+          `${formatMicros(numeric(m.cpuMicrosPerJob))} of CPU per job`
+        : `ready after ${formatMillis(numeric(m.readyMillis))}, a job on each thread after ` +
+          formatMillis(numeric(m.firstJobsMillis))
   }
 }
 

@@ -1,13 +1,15 @@
 /**
- * What an implementation under test provides. Each case uses one of three shapes:
+ * What an implementation under test provides. Each case uses one of four shapes:
  *
  * - `batch`: run a fixed number of jobs at a given concurrency and report how long they took (throughput, timers,
  *   scale, the cost of options);
  * - `stream`: accept jobs one at a time from a steady source and call back when each one is done (latency);
- * - `backlog`: hold jobs queued behind a blocked worker (memory).
+ * - `backlog`: hold jobs queued behind a blocked worker (memory);
+ * - `threads`: start a pool of threads and run jobs on them (the thread cases).
  *
- * Implementations live in `promise.ts` (the peers) and `effect.ts` (this library, `Effect.forEach` and the hand-off
- * floor); a case process loads only the module it needs, so a peer's process never loads `effect`.
+ * Implementations live in `promise.ts` (the peers), `effect.ts` (this library, `Effect.forEach` and the hand-off
+ * floor) and `threads.ts` (this library's thread pool, piscina, tinypool and the main thread alone); a case process
+ * loads only the module it needs, so a peer's process never loads `effect`.
  */
 
 /** The job every implementation runs: an async no-op, or a timer. */
@@ -74,10 +76,36 @@ export interface Backlog {
 
 export type MakeBacklog = (capacity: number) => Promise<Backlog>
 
+/** The job a pool of threads runs (`bench/threads/jobs.ts`): the CPU-bound one, or the tiny one (`n + 1`). */
+export type ThreadJob = "cpu" | "tiny"
+
+/** A pool of threads, ready to run jobs. */
+export interface Threads {
+  /**
+   * Submits every input at once, each a job, and resolves with the results in input order once every job is done
+   * (rejects if any failed).
+   */
+  readonly runAll: (inputs: ReadonlyArray<number>) => Promise<ReadonlyArray<number>>
+  readonly close: () => Promise<void>
+}
+
+/**
+ * Starts a pool of `threads` threads running `job` and resolves once it is ready, by the implementation's own
+ * signal (see `threads.ts`).
+ */
+export type StartThreads = (job: ThreadJob, threads: number) => Promise<Threads>
+
+/**
+ * Imports what the implementation needs on this thread, then says how to start a pool: the start-up case times
+ * the start, not the imports (a program has its modules loaded before it builds a pool).
+ */
+export type LoadThreads = () => Promise<StartThreads>
+
 export interface Implementation {
   readonly batch?: Batch | undefined
   readonly stream?: MakeStream | undefined
   readonly backlog?: MakeBacklog | undefined
+  readonly threads?: LoadThreads | undefined
 }
 
 /** Implementation names, as `run.ts` passes them with `--impl=`. */
@@ -94,7 +122,11 @@ export const implementations = {
   "effect-handoff": "effect",
   "pool-execute": "effect",
   "pool-execute-backpressure": "effect",
-  "pool-submit": "effect"
+  "pool-submit": "effect",
+  "thread-pool": "threads",
+  piscina: "threads",
+  tinypool: "threads",
+  "main-thread": "threads"
 } as const
 
 export type ImplementationName = keyof typeof implementations
@@ -102,9 +134,12 @@ export type ImplementationName = keyof typeof implementations
 /** Loads one implementation, importing only its own module. */
 export const load = async (name: string): Promise<Implementation> => {
   if (!(name in implementations)) throw new Error(`unknown implementation ${JSON.stringify(name)}`)
-  const module: Readonly<Record<string, Implementation>> = implementations[name as ImplementationName] === "promise"
+  const kind = implementations[name as ImplementationName]
+  const module: Readonly<Record<string, Implementation>> = kind === "promise"
     ? await import("./promise.ts")
-    : await import("./effect.ts")
+    : kind === "effect"
+    ? await import("./effect.ts")
+    : await import("./threads.ts")
   const implementation = module[camelCase(name)]
   if (implementation === undefined) throw new Error(`implementation ${name} is not exported`)
   return implementation
