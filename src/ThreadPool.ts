@@ -573,7 +573,7 @@ const reasonOf = (
 /** Terminates a thread at once, whatever it is doing; its fiber ends once the thread has exited. */
 const stop = (self: Threads<any, any, any, any>, thread: Thread<any>): Effect.Effect<void> => {
   if (thread.state !== "exited" && thread.state !== "stopping") {
-    if (thread.state !== "starting") self.terminated++
+    if (thread.state === "busy") self.terminated++
     thread.state = thread.state === "starting" ? "starting" : "stopping"
     if (thread.raw !== undefined) self.platform.terminate(thread.raw)
     thread.fiber?.interruptUnsafe()

@@ -258,7 +258,9 @@ describe("ThreadPool on Node threads", () => {
         const error = failureOf(yield* Effect.exit(handle.await))
         assert.instanceOf(error, WorkerPoolError.PoolShutdown)
       }
-      assert.strictEqual((yield* pool.threads).live, 0)
+      const threads = yield* pool.threads
+      assert.strictEqual(threads.live, 0)
+      assert.strictEqual(threads.terminated, 2, "the two running jobs' threads; idle ones are closed, not counted")
       assert.strictEqual(osThreads(), baseline, "no thread outlives the scope")
     }))
 
@@ -400,6 +402,7 @@ describe("ThreadPool on Node threads", () => {
       assert.strictEqual((yield* pool.stats).workers, 3)
       yield* eventually(pool.threads, (t) => t.live === 1)
       assert.strictEqual((yield* pool.stats).workers, 1)
+      assert.strictEqual((yield* pool.threads).terminated, 0, "idle threads are closed, not counted as terminated")
       assert.strictEqual((yield* pool.execute({ op: "square", n: 11 })).value, 121)
     }))
 
