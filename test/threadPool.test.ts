@@ -287,6 +287,21 @@ describe("ThreadPool on Node threads", () => {
       assert.strictEqual((yield* pool.threads).terminated, 1)
     }))
 
+  it.live("a pool stopped by shutdown or drain closes its threads at once, before its scope closes", () =>
+    Effect.gen(function*() {
+      const baseline = osThreads()
+      const stopped = yield* make({ concurrency: 2 })
+      yield* stopped.execute({ op: "square", n: 1 })
+      yield* stopped.shutdown
+      yield* eventually(stopped.threads, (t) => t.live === 0)
+      const drained = yield* make({ concurrency: 2 })
+      yield* drained.execute({ op: "square", n: 1 })
+      yield* drained.drain
+      yield* eventually(drained.threads, (t) => t.live === 0)
+      assert.strictEqual((yield* drained.threads).terminated, 0)
+      yield* eventually(Effect.sync(osThreads), (n) => n === baseline)
+    }))
+
   describe("a thread that does not start fails the build with ThreadStartFailed naming the entry file", () => {
     for (
       const [file, reason] of [

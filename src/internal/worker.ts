@@ -79,7 +79,7 @@ const worker = <I, A, E>(self: PoolState<I, A, E>, slot: Slot): Effect.Effect<vo
   // waits, taking no job, until the slot's gate opens.
   const gate = self.slotGate
   const step: Effect.Effect<void, never, any> = gate === undefined ? take1 : Effect.suspend(() => {
-    const closed = gate(slot.index)
+    const closed = slot.live ? gate(slot.index) : undefined
     return closed === undefined ? take1 : Effect.andThen(Effect.interruptible(closed), take1)
   })
   const stopWaiting = Effect.sync(() => leaveIdle(self, slot))
@@ -387,6 +387,7 @@ export const rebalance = (self: PoolState<any, any, any>): void => {
 /** Marks every slot released, once the pool has closed: the workers' fibers are interrupted with the pool's set. */
 export const releaseAll = (self: PoolState<any, any, any>): void => {
   for (const slot of self.slots) {
+    if (slot.live) self.slotReleased?.(slot.index)
     slot.live = false
     slot.fiber = undefined
     slot.wake = undefined
