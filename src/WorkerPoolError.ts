@@ -182,6 +182,48 @@ export class JobSchemaError extends Schema.TaggedError<JobSchemaError>("effect-w
 }
 
 /**
+ * A durable queue's store could not be reached or answered with an error. `queue` names the queue, `operation` what
+ * was being done (`"offer"`, `"consume"`, `"result"`, `"failed"`, `"requeue"`) and `reason` what the store reported.
+ * Nothing was lost: an offer that fails with it may or may not have been stored, so offer it again with the same
+ * `id` to be sure it is stored once.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class DurableQueueError extends Schema.TaggedError<DurableQueueError>("effect-worker-pool/DurableQueueError")(
+  "DurableQueueError",
+  {
+    queue: Schema.String,
+    operation: Schema.Literals(["offer", "consume", "result", "failed", "requeue"]),
+    reason: Schema.String
+  }
+) {
+  override get message(): string {
+    return `durable queue "${this.queue}": ${this.operation} failed: ${this.reason}`
+  }
+}
+
+/**
+ * A durable queue's definition or an option given to one of its operations is invalid. `option` names it, `value`
+ * is what was given and `reason` says what is allowed.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class InvalidQueueOptions
+  extends Schema.TaggedError<InvalidQueueOptions>("effect-worker-pool/InvalidQueueOptions")("InvalidQueueOptions", {
+    queue: Schema.String,
+    option: Schema.String,
+    value: Schema.Unknown,
+    reason: Schema.String
+  })
+{
+  override get message(): string {
+    return `invalid option "${this.option}" (${describe(this.value)}) of durable queue "${this.queue}": ${this.reason}`
+  }
+}
+
+/**
  * The ways a job on a thread pool can end besides its handler's result and the pool's own `JobError`s.
  *
  * @category models

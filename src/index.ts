@@ -19,6 +19,14 @@ export * as WorkerPool from "./WorkerPool.ts"
 export * as ThreadPool from "./ThreadPool.ts"
 
 /**
+ * A durable queue fed to a pool: jobs offered from any process, consumed by local pools in any number of
+ * processes, on a memory, Redis or PostgreSQL store.
+ *
+ * @since 0.1.0
+ */
+export * as DurableQueue from "./DurableQueue.ts"
+
+/**
  * The errors a worker pool produces besides a job's own error.
  *
  * @since 0.1.0

@@ -1,0 +1,155 @@
+/**
+ * Durable queues on PostgreSQL: `PersistedQueue`'s SQL store and `Persistence`'s SQL backing, through
+ * `@effect/sql-pg`. Jobs live in one table (created with its indexes when the layer is built); outcomes in
+ * `Persistence`'s `effect_persistence` table.
+ *
+ * @since 0.1.0
+ */
+import * as PgClient from "@effect/sql-pg/PgClient"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as PersistedQueue from "effect/persistence/PersistedQueue"
+import * as Persistence from "effect/persistence/Persistence"
+import * as SqlClient from "effect/sql/SqlClient"
+import type { SqlError } from "effect/sql/SqlError"
+import { DurableQueueStore } from "../src/DurableQueue.ts"
+import { DurableQueueError, InvalidQueueOptions } from "../src/WorkerPoolError.ts"
+
+/**
+ * The options of the PostgreSQL store.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Options {
+  /** The jobs' table. Default `"effect_worker_pool_jobs"`. */
+  readonly tableName?: string | undefined
+  /** How often an idle consumer looks for new jobs. Default `"200 millis"`. */
+  readonly pollInterval?: Duration.Input | undefined
+  /**
+   * How long a claimed job stays locked without a refresh: a consumer that dies loses its jobs to others after
+   * this long. Default `"30 seconds"`.
+   */
+  readonly lockExpiration?: Duration.Input | undefined
+  /** How often a consumer refreshes the locks of its running jobs. Default `"10 seconds"`. */
+  readonly lockRefreshInterval?: Duration.Input | undefined
+}
+
+/**
+ * The PostgreSQL store on a `SqlClient` already provided.
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const layerStore = (
+  options: Options = {}
+): Layer.Layer<DurableQueueStore, InvalidQueueOptions | SqlError, SqlClient.SqlClient> =>
+  Layer.effect(
+    DurableQueueStore,
+    Effect.gen(function*() {
+      const resolved = yield* resolve(options)
+      const client = yield* SqlClient.SqlClient
+      const sql = client.withoutTransforms()
+      const persistence = yield* Persistence.Persistence
+      const table = sql(resolved.tableName)
+      const makeStore = PersistedQueue.makeStoreSql({
+        tableName: resolved.tableName,
+        pollInterval: resolved.pollInterval,
+        lockExpiration: resolved.lockExpiration,
+        lockRefreshInterval: resolved.lockRefreshInterval
+      }).pipe(Effect.provideService(SqlClient.SqlClient, client))
+      // Built now, in the layer's scope: it creates the table, so a bad connection fails the layer.
+      const shared = yield* makeStore
+      const fail = (queue: string, operation: "failed" | "requeue") => (error: SqlError) =>
+        new DurableQueueError({ queue, operation, reason: `PostgreSQL: ${error.message}` })
+      return DurableQueueStore.of({
+        kind: "postgres",
+        store: () => Effect.succeed(shared),
+        consumerStore: () => Effect.orDie(makeStore),
+        persistence,
+        resultsStoreId: (queue) => `effect-worker-pool/${queue}`,
+        failed: (queue) =>
+          sql<{ readonly id: string; readonly element: string; readonly attempts: number; readonly reason: string }>`
+            SELECT id, element, attempts, COALESCE(last_failure, '') AS reason FROM ${table}
+            WHERE queue_name = ${queue} AND state = 'failed'
+            ORDER BY updated_at ASC, sequence ASC
+          `.pipe(
+            Effect.map((rows) =>
+              rows.map((row) => ({
+                id: row.id,
+                element: Option.getOrUndefined(parseJson(row.element)),
+                attempts: Number(row.attempts),
+                reason: row.reason
+              }))
+            ),
+            Effect.mapError(fail(queue, "failed"))
+          ),
+        requeue: (queue, id) =>
+          sql<{ readonly id: string }>`
+            UPDATE ${table}
+            SET state = 'pending', attempts = 0, visible_at = NOW(), last_failure = NULL,
+              acquired_at = NULL, acquired_by = NULL, updated_at = NOW()
+            WHERE queue_name = ${queue} AND id = ${id} AND state = 'failed'
+            RETURNING id
+          `.pipe(
+            Effect.map((rows) => rows.length > 0),
+            Effect.mapError(fail(queue, "requeue"))
+          )
+      })
+    })
+  ).pipe(Layer.provide(Persistence.layerSql))
+
+/**
+ * The PostgreSQL store with its own connection pool: `pg` takes `@effect/sql-pg`'s client options (`url`, `host`,
+ * `database`, ...). Building the layer connects and creates the tables.
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const layer = (
+  options: Options & { readonly pg: PgClient.PgPoolConfig }
+): Layer.Layer<DurableQueueStore, InvalidQueueOptions | SqlError> =>
+  layerStore(options).pipe(Layer.provide(PgClient.layer(options.pg)))
+
+const parseJson = Option.liftThrowable((text: string): unknown => JSON.parse(text))
+
+interface Resolved {
+  readonly tableName: string
+  readonly pollInterval: Duration.Duration
+  readonly lockExpiration: Duration.Duration
+  readonly lockRefreshInterval: Duration.Duration
+}
+
+const resolve = (options: Options): Effect.Effect<Resolved, InvalidQueueOptions> =>
+  Effect.gen(function*() {
+    const invalid = (option: string, value: unknown, reason: string) =>
+      new InvalidQueueOptions({ queue: "*", option, value, reason })
+    const tableName = options.tableName ?? "effect_worker_pool_jobs"
+    if (typeof tableName !== "string" || !/^[A-Za-z_][A-Za-z0-9_]{0,50}$/.test(tableName)) {
+      return yield* invalid("tableName", tableName, "an SQL identifier: letters, digits and _, at most 51")
+    }
+    const duration = (option: string, input: Duration.Input | undefined, fallback: Duration.Duration) => {
+      if (input === undefined) return Effect.succeed(fallback)
+      const decoded = Duration.fromInput(input)
+      return Option.isSome(decoded) && Duration.isPositive(decoded.value) && Duration.isFinite(decoded.value)
+        ? Effect.succeed(decoded.value)
+        : Effect.fail(invalid(option, input, "a positive, finite duration"))
+    }
+    const pollInterval = yield* duration("pollInterval", options.pollInterval, Duration.millis(200))
+    const lockExpiration = yield* duration("lockExpiration", options.lockExpiration, Duration.seconds(30))
+    const lockRefreshInterval = yield* duration(
+      "lockRefreshInterval",
+      options.lockRefreshInterval,
+      Duration.seconds(10)
+    )
+    if (!Duration.isLessThan(lockRefreshInterval, lockExpiration)) {
+      return yield* invalid(
+        "lockRefreshInterval",
+        options.lockRefreshInterval,
+        "shorter than lockExpiration, or locks lapse while jobs run"
+      )
+    }
+    return { tableName, pollInterval, lockExpiration, lockRefreshInterval }
+  })

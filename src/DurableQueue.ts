@@ -1,0 +1,725 @@
+/**
+ * A durable queue fed to a pool: producers in any process offer jobs to a named queue kept in a store (memory,
+ * Redis or PostgreSQL), and consumers in any number of processes run them on a local core pool. Built on
+ * `effect/persistence`: delivery, attempts, the retry schedule, id de-duplication, delays and the failed-jobs
+ * record are `PersistedQueue`'s; outcomes are kept through `Persistence`. Delivery is at least once: a consumer
+ * that dies mid-job loses nothing, and its job runs again elsewhere once its lock expires, so handlers must be
+ * idempotent.
+ *
+ * @since 0.1.0
+ */
+import * as Cause from "effect/Cause"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Persistable from "effect/persistence/Persistable"
+import * as PersistedQueue from "effect/persistence/PersistedQueue"
+import * as Persistence from "effect/persistence/Persistence"
+import * as Schedule from "effect/Schedule"
+import * as Schema from "effect/Schema"
+import * as Scope from "effect/Scope"
+import * as WorkerPool from "./WorkerPool.ts"
+import {
+  DurableQueueError,
+  type InvalidPoolOptions,
+  InvalidQueueOptions,
+  JobSchemaError,
+  JobTimeout
+} from "./WorkerPoolError.ts"
+
+/**
+ * @category type IDs
+ * @since 0.1.0
+ */
+export const TypeId: TypeId = "~effect-worker-pool/DurableQueue"
+
+/**
+ * @category type IDs
+ * @since 0.1.0
+ */
+export type TypeId = "~effect-worker-pool/DurableQueue"
+
+/**
+ * A named durable queue and the schemas of its jobs: every process that offers to it or consumes it uses the same
+ * definition.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface DurableQueue<I, A, E> {
+  readonly [TypeId]: TypeId
+  readonly name: string
+  readonly input: Schema.Codec<I, any>
+  readonly success: Schema.Codec<A, any>
+  readonly error: Schema.Codec<E, any>
+  /** Attempts before a job is recorded as failed. */
+  readonly maxAttempts: number
+  /** The delay before each retry, replayed from the job's attempt count. */
+  readonly retrySchedule: Schedule.Schedule<any, number>
+  /** How long a job's outcome is kept for `result`; `undefined` when outcomes are not kept. */
+  readonly resultTimeToLive: Duration.Duration | undefined
+  /** How long the typed error of a failed job is kept beside the failed-jobs record. */
+  readonly failedTimeToLive: Duration.Duration
+  /** @internal */
+  readonly invalid: InvalidQueueOptions | undefined
+  /** @internal */
+  readonly outcome: (id: string) => Outcome<A, E>
+}
+
+type Outcome<A, E> = Persistable.Persistable<Schema.Codec<A, unknown>, Schema.Codec<E | JobFailure, unknown>>
+
+/**
+ * The ways a job of a durable queue can end besides its handler's result: its stored input no longer decodes
+ * (`JobSchemaError`), or its last attempt ran out of time (`JobTimeout`).
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type JobFailure = JobSchemaError | JobTimeout
+
+/**
+ * What a job's handler learns besides its input.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface JobMetadata {
+  /** The job's id: the one given to `offer`, or a generated UUID. */
+  readonly id: string
+  /** This attempt's number, from 1: it survives crashes and moves between processes. */
+  readonly attempts: number
+}
+
+/**
+ * A job in the failed-jobs record.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface FailedJob<I, E> {
+  readonly id: string
+  /** The job's input, or `None` when it no longer decodes with the queue's schema. */
+  readonly input: Option.Option<I>
+  /** The attempts it used. */
+  readonly attempts: number
+  /** Its last typed error, while it is kept (see `failedTimeToLive`); `None` for a defect or an expired lock. */
+  readonly error: Option.Option<E | JobFailure>
+  /** The store's account of the last failure: the pretty-printed cause, or why it was recorded as failed. */
+  readonly reason: string
+}
+
+/**
+ * A running consumer: its local pool's counters.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Consumer {
+  readonly queue: string
+  /** The local pool's stats: jobs running here, completed here, failed here. */
+  readonly stats: Effect.Effect<WorkerPool.Stats>
+}
+
+/**
+ * The options of `consume`.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface ConsumeOptions<I, A, E, R> {
+  /** Runs one attempt of a job. Its services `R` come from where `consume` runs. */
+  readonly handler: (input: I, job: JobMetadata) => Effect.Effect<A, E, R>
+  /** Jobs this consumer runs at once. Default `1`. */
+  readonly concurrency?: number | undefined
+  /** Run-time limit of each attempt; a timed-out attempt counts as failed with `JobTimeout`. Default: none. */
+  readonly timeout?: Duration.Input | undefined
+  /**
+   * How long closing the consumer's scope lets running jobs finish; jobs still running then are interrupted and
+   * released to the queue without spending an attempt. Default `"30 seconds"`.
+   */
+  readonly shutdownTimeout?: Duration.Input | undefined
+  /** Names the local pool in stats, metrics and spans. Default: the queue's name. */
+  readonly name?: string | undefined
+  /** Registers the local pool's metric series (see `WorkerPool.Settings`). Default `true`. */
+  readonly metrics?: boolean | undefined
+  /** Runs each job in a span (see `WorkerPool.Settings`). Default `true`. */
+  readonly tracing?: boolean | undefined
+}
+
+/**
+ * A record of the failed-jobs list as a store keeps it.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface FailedRecord {
+  readonly id: string
+  /** The job's input as stored (schema-encoded JSON). */
+  readonly element: unknown
+  readonly attempts: number
+  readonly reason: string
+}
+
+/**
+ * Where durable queues live: the `PersistedQueueStore`s, the `Persistence` that keeps outcomes, and access to the
+ * failed-jobs record. Provided by `layerMemory`, `RedisDurableQueue.layer` and `PgDurableQueue.layer`.
+ *
+ * @category services
+ * @since 0.1.0
+ */
+export class DurableQueueStore extends Context.Service<DurableQueueStore, {
+  /** Names the store kind in errors and logs: `"memory"`, `"redis"`, `"postgres"`. */
+  readonly kind: string
+  /** The store offers go through, shared by the process. */
+  readonly store: (queue: string) => Effect.Effect<PersistedQueue.PersistedQueueStore["Service"]>
+  /**
+   * A store for one consumer, closed with the given scope: closing it releases the jobs it claimed but did not hand
+   * out. The memory store returns the shared one.
+   */
+  readonly consumerStore: (
+    queue: string
+  ) => Effect.Effect<PersistedQueue.PersistedQueueStore["Service"], never, Scope.Scope>
+  /** Keeps outcomes. */
+  readonly persistence: Persistence.Persistence["Service"]
+  /** The `Persistence` store id of a queue's outcomes. */
+  readonly resultsStoreId: (queue: string) => string
+  /** The failed-jobs record of a queue, oldest first. */
+  readonly failed: (queue: string) => Effect.Effect<ReadonlyArray<FailedRecord>, DurableQueueError>
+  /** Moves a failed job back to the queue with its attempts reset; `false` when no failed job has that id. */
+  readonly requeue: (queue: string, id: string) => Effect.Effect<boolean, DurableQueueError>
+}>()("effect-worker-pool/DurableQueueStore") {}
+
+/**
+ * Defines a durable queue. `error` defaults to `Schema.Never` (a handler that cannot fail); `maxAttempts` defaults
+ * to 10 and `retrySchedule` to an exponential delay from 1 second capped at 5 minutes (both `PersistedQueue`'s
+ * defaults). Outcomes are kept for `result` only when `resultTimeToLive` is set; the typed error of a failed job
+ * is kept beside the failed-jobs record for `failedTimeToLive` (default: forever).
+ *
+ * **Details**
+ *
+ * The name is a queue's identity in its store: keep it stable across deploys. It may not contain `{` or `}`
+ * (the Redis store puts it in a hash tag). A bad option does not throw: every operation on the queue fails with
+ * `InvalidQueueOptions` naming it.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const define = <I, A, E = never>(options: {
+  readonly name: string
+  readonly input: Schema.Codec<I, any>
+  readonly success: Schema.Codec<A, any>
+  readonly error?: Schema.Codec<E, any> | undefined
+  readonly maxAttempts?: number | undefined
+  readonly retrySchedule?: Schedule.Schedule<any, number> | undefined
+  readonly resultTimeToLive?: Duration.Input | undefined
+  readonly failedTimeToLive?: Duration.Input | undefined
+}): DurableQueue<I, A, E> => {
+  const name = options.name
+  const error = options.error ?? (Schema.Never as unknown as Schema.Codec<E, any>)
+  let invalid: InvalidQueueOptions | undefined
+  const reject = (option: string, value: unknown, reason: string) => {
+    invalid ??= new InvalidQueueOptions({ queue: String(name), option, value, reason })
+  }
+  if (typeof name !== "string" || name.length === 0 || name.length > 200 || /[{}]/.test(name)) {
+    reject("name", name, "a non-empty string of at most 200 characters without { or }")
+  }
+  const maxAttempts = options.maxAttempts ?? 10
+  if (!Number.isSafeInteger(maxAttempts) || maxAttempts < 1 || maxAttempts > 1_000_000) {
+    reject("maxAttempts", options.maxAttempts, "an integer from 1 to 1,000,000")
+  }
+  const duration = (option: string, input: Duration.Input | undefined): Duration.Duration | undefined => {
+    if (input === undefined) return undefined
+    const decoded = Duration.fromInput(input)
+    if (Option.isNone(decoded) || !Duration.isPositive(decoded.value)) {
+      reject(option, input, "a positive duration")
+      return undefined
+    }
+    return decoded.value
+  }
+  const resultTimeToLive = duration("resultTimeToLive", options.resultTimeToLive)
+  const failedTimeToLive = duration("failedTimeToLive", options.failedTimeToLive) ?? Duration.infinity
+  const Outcome = Persistable.Class<{ payload: { readonly id: string } }>()(`effect-worker-pool/DurableQueue/${name}`, {
+    primaryKey: (payload) => payload.id,
+    success: options.success as Schema.Codec<A, any>,
+    error: Schema.Union([error as Schema.Codec<E, any>, JobSchemaError, JobTimeout])
+  })
+  return {
+    [TypeId]: TypeId,
+    name,
+    input: options.input,
+    success: options.success,
+    error,
+    maxAttempts,
+    retrySchedule: options.retrySchedule ?? defaultRetrySchedule,
+    resultTimeToLive,
+    failedTimeToLive,
+    invalid,
+    outcome: (id) => new Outcome({ id }) as unknown as Outcome<A, E>
+  }
+}
+
+/**
+ * Offers a job to the queue and returns its id. The input is validated by the queue's schema here, at the
+ * producer: one that fails fails with `JobSchemaError` and nothing is stored.
+ *
+ * **Details**
+ *
+ * `id` de-duplicates: offering an id the queue already holds (waiting, running, completed and not yet cleaned up,
+ * or failed) stores nothing and returns the id. To run a failed job again, `requeue` it. `delay` postpones its
+ * first delivery (the PostgreSQL store rounds it up to whole seconds).
+ *
+ * @category operations
+ * @since 0.1.0
+ */
+export const offer = <I, A, E>(
+  queue: DurableQueue<I, A, E>,
+  input: I,
+  options?: { readonly id?: string | undefined; readonly delay?: Duration.Input | undefined }
+): Effect.Effect<string, JobSchemaError | InvalidQueueOptions | DurableQueueError, DurableQueueStore> =>
+  Effect.gen(function*() {
+    if (queue.invalid !== undefined) return yield* queue.invalid
+    const id = options?.id
+    if (id !== undefined && (typeof id !== "string" || id.length === 0 || id.length > 255)) {
+      return yield* new InvalidQueueOptions({
+        queue: queue.name,
+        option: "id",
+        value: id,
+        reason: "a non-empty string of at most 255 characters"
+      })
+    }
+    let delay: Duration.Duration | undefined
+    if (options?.delay !== undefined) {
+      const decoded = Duration.fromInput(options.delay)
+      if (Option.isNone(decoded) || !Duration.isFinite(decoded.value)) {
+        return yield* new InvalidQueueOptions({
+          queue: queue.name,
+          option: "delay",
+          value: options.delay,
+          reason: "a finite duration"
+        })
+      }
+      delay = decoded.value
+    }
+    const backend = yield* DurableQueueStore
+    const persisted = yield* persistedQueue(queue, yield* backend.store(queue.name))
+    return yield* persisted.offer(input, { id, delay }).pipe(
+      Effect.catchTags({
+        SchemaError: (error) =>
+          Effect.fail(
+            new JobSchemaError({
+              pool: queue.name,
+              jobId: id ?? "",
+              side: "input",
+              stage: "encode",
+              reason: error.message
+            })
+          ),
+        PersistedQueueError: (error) => Effect.fail(storeError(queue, "offer", error))
+      })
+    )
+  })
+
+/**
+ * Runs the queue's jobs in this process, on a core pool built in the current scope: at most `concurrency` at once,
+ * each attempt bounded by `timeout`, with the core's stats, metrics and spans. Attempts and retries are the queue's:
+ * a typed failure or a timeout is retried by the queue's schedule until `maxAttempts`, then recorded as failed with
+ * its error encoded by the queue's error schema.
+ *
+ * **Details**
+ *
+ * Closing the scope stops taking jobs at once, lets running ones finish within `shutdownTimeout`, and releases the
+ * rest to the queue (interrupted, without spending an attempt). A job whose stored input no longer decodes goes to
+ * the failed-jobs record with the reason, once, without running. When the queue keeps outcomes, each success is
+ * written before the job is acknowledged, so an outcome is never missing for a completed job.
+ *
+ * @category operations
+ * @since 0.1.0
+ */
+export const consume = <I, A, E, R>(
+  queue: DurableQueue<I, A, E>,
+  options: ConsumeOptions<I, A, E, R>
+): Effect.Effect<Consumer, InvalidQueueOptions | InvalidPoolOptions, DurableQueueStore | Scope.Scope | R> =>
+  Effect.gen(function*() {
+    if (queue.invalid !== undefined) return yield* queue.invalid
+    const backend = yield* DurableQueueStore
+    const outer = yield* Effect.scope
+    const concurrency = options.concurrency ?? 1
+    const shutdownTimeout = options.shutdownTimeout ?? Duration.seconds(30)
+    const pool = yield* WorkerPool.make({
+      handler: (job: Delivered<I>) => options.handler(job.input, job.metadata),
+      concurrency,
+      capacity: concurrency,
+      timeout: options.timeout,
+      shutdownTimeout: 0,
+      name: options.name ?? queue.name,
+      metrics: options.metrics,
+      tracing: options.tracing
+    })
+    // Finalizers run last-added first: the store's scope (added first) closes after the takers have stopped, and
+    // then releases what it claimed but never handed out.
+    const storeScope = yield* Scope.fork(outer, "sequential")
+    const inner = yield* Scope.provide(backend.consumerStore(queue.name), storeScope)
+    const results = yield* Scope.provide(
+      backend.persistence.make({
+        storeId: backend.resultsStoreId(queue.name),
+        timeToLive: (exit) => Exit.isSuccess(exit) ? (queue.resultTimeToLive ?? Duration.zero) : queue.failedTimeToLive
+      }),
+      storeScope
+    )
+    const record = (id: string, exit: Exit.Exit<A, E | JobFailure>) =>
+      results.set(queue.outcome(id), exit).pipe(
+        Effect.mapError((error) => storeError(queue, "consume", error))
+      )
+    // The factory dead-letters a job whose input no longer decodes without calling the handler: its outcome is
+    // written here, before the store records it as failed.
+    const observed = PersistedQueue.PersistedQueueStore.of({
+      ...inner,
+      take: (takeOptions) =>
+        Effect.tap(inner.take(takeOptions), (item) =>
+          Effect.addFinalizer((exit) => {
+            if (Exit.isSuccess(exit)) return Effect.void
+            const reason = deadLetterReason(exit.cause)
+            if (reason === undefined) return Effect.void
+            return Effect.ignore(record(
+              item.id,
+              Exit.fail(
+                new JobSchemaError({ pool: queue.name, jobId: item.id, side: "input", stage: "decode", reason })
+              )
+            ))
+          }))
+    })
+    const persisted = yield* persistedQueue(queue, observed)
+
+    const run = (input: I, metadata: JobMetadata) =>
+      Effect.flatMap(
+        Effect.exit(pool.execute({ input, metadata }, { id: metadata.id })),
+        (exit): Effect.Effect<void, unknown> => {
+          if (Exit.isSuccess(exit)) {
+            return queue.resultTimeToLive === undefined ? Effect.void : record(metadata.id, Exit.succeed(exit.value))
+          }
+          const cause = exit.cause
+          if (Cause.hasInterruptsOnly(cause) || isShutdown(cause)) return Effect.interrupt
+          if (metadata.attempts < queue.maxAttempts) return Effect.failCause(cause)
+          const failure = Cause.findErrorOption(cause)
+          const final: Exit.Exit<A, E | JobFailure> = Option.isSome(failure)
+            ? Exit.fail(failure.value as E | JobFailure)
+            : Exit.die(Cause.squash(cause))
+          return Effect.andThen(Effect.ignore(record(metadata.id, final)), Effect.failCause(cause))
+        }
+      )
+
+    const takers: Array<Taker> = []
+    let closing = false
+    const loop = (taker: Taker): Effect.Effect<void> =>
+      Effect.suspend(() => {
+        if (closing) return Effect.void
+        return persisted.take((input, metadata) => {
+          taker.running = true
+          return Effect.ensuring(run(input, metadata), Effect.sync(() => (taker.running = false)))
+        }).pipe(
+          Effect.catchCause((cause) =>
+            Cause.hasInterruptsOnly(cause)
+              ? Effect.failCause(cause)
+              : isStoreFailure(cause)
+              ? Effect.andThen(
+                Effect.logWarning(`durable queue "${queue.name}": the store failed; taking again in 1 second`, cause),
+                Effect.sleep(Duration.seconds(1))
+              )
+              : Effect.void
+          ),
+          Effect.andThen(Effect.suspend(() => loop(taker)))
+        ) as Effect.Effect<void>
+      })
+    for (let i = 0; i < concurrency; i++) {
+      const taker: Taker = { running: false, fiber: undefined }
+      taker.fiber = yield* Effect.forkIn(loop(taker), storeScope)
+      takers.push(taker)
+    }
+    yield* Effect.addFinalizer(() =>
+      Effect.gen(function*() {
+        closing = true
+        for (const taker of takers) {
+          if (!taker.running && taker.fiber !== undefined) yield* Fiber.interrupt(taker.fiber)
+        }
+        const fibers = takers.flatMap((taker) => taker.fiber === undefined ? [] : [taker.fiber])
+        yield* Effect.timeoutOption(Fiber.awaitAll(fibers), shutdownTimeout)
+        yield* Fiber.interruptAll(fibers)
+      })
+    )
+    return { queue: queue.name, stats: pool.stats }
+  })
+
+/**
+ * Waits for a job's outcome by its id, from any process: its success, or its last failure once it was recorded as
+ * failed (its typed error, `JobTimeout`, `JobSchemaError` for an input that no longer decodes, or the defect).
+ * The queue must keep outcomes (`resultTimeToLive`); the outcome is looked up every `pollInterval` (default
+ * 100 ms) until it is there.
+ *
+ * **Gotchas**
+ *
+ * An outcome expires after `resultTimeToLive`: waiting for a job that completed longer ago waits until something
+ * runs it again. Bound the wait with `Effect.timeout` where that matters.
+ *
+ * @category operations
+ * @since 0.1.0
+ */
+export const result = <I, A, E>(
+  queue: DurableQueue<I, A, E>,
+  id: string,
+  options?: { readonly pollInterval?: Duration.Input | undefined }
+): Effect.Effect<A, E | JobFailure | InvalidQueueOptions | DurableQueueError, DurableQueueStore> =>
+  Effect.scoped(Effect.gen(function*() {
+    if (queue.invalid !== undefined) return yield* queue.invalid
+    if (queue.resultTimeToLive === undefined) {
+      return yield* new InvalidQueueOptions({
+        queue: queue.name,
+        option: "resultTimeToLive",
+        value: undefined,
+        reason: "the queue keeps no outcomes: set resultTimeToLive in its definition to await results"
+      })
+    }
+    const pollInterval = options?.pollInterval === undefined
+      ? Duration.millis(100)
+      : Option.getOrUndefined(Duration.fromInput(options.pollInterval))
+    if (pollInterval === undefined || !Duration.isPositive(pollInterval) || !Duration.isFinite(pollInterval)) {
+      return yield* new InvalidQueueOptions({
+        queue: queue.name,
+        option: "pollInterval",
+        value: options?.pollInterval,
+        reason: "a positive, finite duration"
+      })
+    }
+    const backend = yield* DurableQueueStore
+    const results = yield* backend.persistence.make({ storeId: backend.resultsStoreId(queue.name) })
+    const key = queue.outcome(id)
+    const lookup: Effect.Effect<Exit.Exit<A, E | JobFailure>, DurableQueueError> = Effect.flatMap(
+      results.get(key).pipe(Effect.mapError((error) => storeError(queue, "result", error))),
+      (exit) =>
+        exit === undefined
+          ? Effect.andThen(Effect.sleep(pollInterval), lookup)
+          : Effect.succeed(exit as Exit.Exit<A, E | JobFailure>)
+    )
+    return yield* Effect.flatten(lookup)
+  }))
+
+/**
+ * The failed-jobs record of the queue, oldest first: each job's id, input, attempts, last typed error (while it is
+ * kept) and the store's account of its last failure.
+ *
+ * @category operations
+ * @since 0.1.0
+ */
+export const failed = <I, A, E>(
+  queue: DurableQueue<I, A, E>
+): Effect.Effect<Array<FailedJob<I, E>>, InvalidQueueOptions | DurableQueueError, DurableQueueStore> =>
+  Effect.scoped(Effect.gen(function*() {
+    if (queue.invalid !== undefined) return yield* queue.invalid
+    const backend = yield* DurableQueueStore
+    const records = yield* backend.failed(queue.name)
+    if (records.length === 0) return []
+    const results = yield* backend.persistence.make({ storeId: backend.resultsStoreId(queue.name) })
+    const outcomes = yield* results.getMany(records.map((record) => queue.outcome(record.id))).pipe(
+      Effect.mapError((error) => storeError(queue, "failed", error))
+    )
+    const decode = Schema.decodeUnknownOption(Schema.toCodecJson(queue.input))
+    return records.map((record, i): FailedJob<I, E> => {
+      const outcome = outcomes[i] as Exit.Exit<A, E | JobFailure> | undefined
+      return {
+        id: record.id,
+        input: decode(record.element) as Option.Option<I>,
+        attempts: record.attempts,
+        error: outcome === undefined || Exit.isSuccess(outcome)
+          ? Option.none()
+          : Cause.findErrorOption(outcome.cause),
+        reason: record.reason
+      }
+    })
+  }))
+
+/**
+ * Moves a failed job back to the queue, with its attempts reset, and returns `true`; `false` when the record holds
+ * no failed job with that id (it was never failed, or was requeued already). Its id stays its own: the job is
+ * not de-duplicated against itself, and offering the id while it waits again is still ignored.
+ *
+ * @category operations
+ * @since 0.1.0
+ */
+export const requeue = <I, A, E>(
+  queue: DurableQueue<I, A, E>,
+  id: string
+): Effect.Effect<boolean, InvalidQueueOptions | DurableQueueError, DurableQueueStore> =>
+  Effect.scoped(Effect.gen(function*() {
+    if (queue.invalid !== undefined) return yield* queue.invalid
+    const backend = yield* DurableQueueStore
+    const results = yield* backend.persistence.make({ storeId: backend.resultsStoreId(queue.name) })
+    // The old outcome goes first, so that `result` waits for the new run's.
+    yield* results.remove(queue.outcome(id)).pipe(Effect.mapError((error) => storeError(queue, "requeue", error)))
+    return yield* backend.requeue(queue.name, id)
+  }))
+
+/**
+ * The in-memory store: `PersistedQueue`'s memory store and `Persistence`'s memory backing, for one process. Jobs
+ * and outcomes are lost with the process; use it for development, tests and in-process work.
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const layerMemory: Layer.Layer<DurableQueueStore> = Layer.effect(
+  DurableQueueStore,
+  Effect.gen(function*() {
+    const inner = yield* PersistedQueue.PersistedQueueStore
+    const persistence = yield* Persistence.Persistence
+    // The memory store keeps its failed jobs out of reach, so the record is kept beside it.
+    const failedRecords = new Map<string, Map<string, FailedRecord>>()
+    const recordsOf = (queue: string) => {
+      let records = failedRecords.get(queue)
+      if (records === undefined) {
+        records = new Map()
+        failedRecords.set(queue, records)
+      }
+      return records
+    }
+    const store = PersistedQueue.PersistedQueueStore.of({
+      offer: (options) =>
+        Effect.suspend(() => recordsOf(options.name).has(options.id) ? Effect.void : inner.offer(options)),
+      take: (options) =>
+        Effect.tap(inner.take(options), (item) =>
+          Effect.addFinalizer((exit) =>
+            Effect.sync(() => {
+              if (Exit.isSuccess(exit) || Cause.hasInterruptsOnly(exit.cause)) return
+              const deadLetter = deadLetterReason(exit.cause)
+              if (deadLetter === undefined && item.attempts < options.maxAttempts) return
+              recordsOf(options.name).set(item.id, {
+                id: item.id,
+                element: item.element,
+                attempts: item.attempts,
+                reason: deadLetter ?? Cause.pretty(exit.cause)
+              })
+            })
+          )),
+      cleanup: inner.cleanup
+    })
+    return DurableQueueStore.of({
+      kind: "memory",
+      store: () => Effect.succeed(store),
+      consumerStore: () => Effect.succeed(store),
+      persistence,
+      resultsStoreId: (queue) => `effect-worker-pool/${queue}`,
+      failed: (queue) => Effect.sync(() => Array.from(recordsOf(queue).values())),
+      requeue: (queue, id) =>
+        Effect.gen(function*() {
+          const records = recordsOf(queue)
+          const record = records.get(id)
+          if (record === undefined) return false
+          records.delete(id)
+          // The memory store forgets failed ids only through cleanup; the ids still failed stay de-duplicated by
+          // the record above.
+          yield* inner.cleanup({ timeToLive: Duration.infinity, failedTimeToLive: Duration.zero })
+          yield* inner.offer({ name: queue, id, element: record.element, isCustomId: true })
+          return true
+        }).pipe(Effect.mapError((error) => storeError({ name: queue }, "requeue", error)))
+    })
+  })
+).pipe(Layer.provide([PersistedQueue.layerStoreMemory, Persistence.layerMemory]))
+
+interface Delivered<I> {
+  readonly input: I
+  readonly metadata: JobMetadata
+}
+
+interface Taker {
+  running: boolean
+  fiber: Fiber.Fiber<void> | undefined
+}
+
+const defaultRetrySchedule: Schedule.Schedule<any, number> = Schedule.min([
+  Schedule.exponential("1 second"),
+  Schedule.spaced("5 minutes")
+])
+
+const factories = new WeakMap<
+  PersistedQueue.PersistedQueueStore["Service"],
+  WeakMap<DurableQueue<any, any, any>, PersistedQueue.PersistedQueue<any>>
+>()
+
+/** The `PersistedQueue` of a definition over a store, built once per pair. */
+const persistedQueue = <I, A, E>(
+  queue: DurableQueue<I, A, E>,
+  store: PersistedQueue.PersistedQueueStore["Service"]
+): Effect.Effect<PersistedQueue.PersistedQueue<I>> =>
+  Effect.suspend(() => {
+    let byQueue = factories.get(store)
+    if (byQueue === undefined) {
+      byQueue = new WeakMap()
+      factories.set(store, byQueue)
+    }
+    const cached = byQueue.get(queue)
+    if (cached !== undefined) return Effect.succeed(cached as PersistedQueue.PersistedQueue<I>)
+    return PersistedQueue.makeFactory.pipe(
+      Effect.flatMap((factory) =>
+        factory.make({
+          name: queue.name,
+          schema: queue.input,
+          maxAttempts: queue.maxAttempts,
+          retrySchedule: queue.retrySchedule
+        })
+      ),
+      Effect.provideService(PersistedQueue.PersistedQueueStore, store),
+      Effect.tap((persisted) => Effect.sync(() => byQueue.set(queue, persisted))),
+      Effect.map((persisted) => persisted as PersistedQueue.PersistedQueue<I>)
+    )
+  })
+
+// `PersistedQueue` marks a job whose stored input fails to decode with this tag, so that its store records it as
+// failed at once instead of retrying it.
+const deadLetterTag = "~effect/persistence/PersistedQueue/DeadLetter"
+
+const deadLetterReason = (cause: Cause.Cause<unknown>): string | undefined => {
+  for (const reason of cause.reasons) {
+    if (Cause.isFailReason(reason)) {
+      const error = reason.error as { readonly _tag?: unknown; readonly cause?: Cause.Cause<unknown> }
+      if (typeof error === "object" && error !== null && error._tag === deadLetterTag && error.cause !== undefined) {
+        const failure = Cause.findErrorOption(error.cause)
+        return Option.isSome(failure) && failure.value instanceof Error
+          ? failure.value.message
+          : Cause.pretty(error.cause)
+      }
+    }
+  }
+  return undefined
+}
+
+const isShutdown = (cause: Cause.Cause<unknown>): boolean => {
+  const failure = Cause.findErrorOption(cause)
+  return Option.isSome(failure) && (failure.value as { readonly _tag?: unknown })._tag === "PoolShutdown"
+}
+
+const isStoreFailure = (cause: Cause.Cause<unknown>): boolean => {
+  const failure = Cause.findErrorOption(cause)
+  return Option.isSome(failure) && (failure.value as { readonly _tag?: unknown })._tag === "PersistedQueueError"
+}
+
+const storeError = (
+  queue: { readonly name: string },
+  operation: DurableQueueError["operation"],
+  error: unknown
+): DurableQueueError =>
+  new DurableQueueError({
+    queue: queue.name,
+    operation,
+    reason: describeError(error)
+  })
+
+const describeError = (error: unknown): string => {
+  if (typeof error !== "object" || error === null) return String(error)
+  const own = (error as { readonly message?: unknown }).message
+  const cause = (error as { readonly cause?: unknown }).cause
+  const base = typeof own === "string" && own.length > 0 ? own : String(error)
+  if (cause === undefined) return base
+  if (Cause.isCause(cause)) return `${base}: ${Cause.pretty(cause)}`
+  return `${base}: ${describeError(cause)}`
+}

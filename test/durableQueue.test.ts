@@ -1,0 +1,64 @@
+/**
+ * The durable queue's conformance suite on every store: memory, Redis (127.0.0.1:6379, a key prefix per run) and
+ * PostgreSQL (127.0.0.1:5432, a schema per run). The servers are real; the last test of each checks that the run
+ * left nothing behind.
+ */
+import * as NodeRedis from "@effect/platform-node/NodeRedis"
+import * as PgClient from "@effect/sql-pg/PgClient"
+import { assert, describe, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Redis from "effect/persistence/Redis"
+import * as SqlClient from "effect/sql/SqlClient"
+import * as PgDurableQueue from "../layers/PgDurableQueue.ts"
+import * as RedisDurableQueue from "../layers/RedisDurableQueue.ts"
+import { DurableQueue } from "../src/index.ts"
+import { durableConformance } from "./utils/durable.ts"
+import { pgConfig, redisUrl, runId } from "./utils/servers.ts"
+
+const redisPrefix = `ewp-test-${runId}-`
+const pgSchema = `ewp_test_${runId.replace(/-/g, "_")}`
+
+const redisClient = NodeRedis.layer({ url: redisUrl })
+const pgClient = PgClient.layer({ ...pgConfig, startupParameters: { search_path: pgSchema } })
+const pgWithSchema = Layer.effectDiscard(
+  SqlClient.SqlClient.use((sql) => sql`CREATE SCHEMA IF NOT EXISTS ${sql(pgSchema)}`)
+).pipe(Layer.provideMerge(pgClient))
+
+durableConformance("memory", () => DurableQueue.layerMemory)
+
+durableConformance("Redis", () =>
+  RedisDurableQueue.layerStore({
+    prefix: redisPrefix,
+    pollInterval: "10 millis",
+    lockExpiration: "5 seconds",
+    lockRefreshInterval: "1 second"
+  }).pipe(Layer.provide(redisClient)))
+
+durableConformance("PostgreSQL", () =>
+  PgDurableQueue.layerStore({
+    pollInterval: "10 millis",
+    lockExpiration: "5 seconds",
+    lockRefreshInterval: "1 second"
+  }).pipe(Layer.provide(pgWithSchema)))
+
+describe("the durable queue's test servers", () => {
+  it.live("the Redis run leaves no key behind", () =>
+    Effect.gen(function*() {
+      const redis = yield* Redis.Redis
+      const keys = yield* redis.send<Array<string>>("KEYS", `${redisPrefix}*`)
+      assert.isAbove(keys.length, 0, "the Redis suite wrote under its prefix")
+      // every key of a queue carries the queue's hash tag
+      for (const key of keys) assert.match(key, /^[^{]*\{[^}]+\}/, key)
+      yield* redis.send("DEL", ...keys)
+      assert.deepStrictEqual(yield* redis.send<Array<string>>("KEYS", `${redisPrefix}*`), [])
+    }).pipe(Effect.provide(redisClient)))
+
+  it.live("the PostgreSQL run leaves no schema behind", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      yield* sql`DROP SCHEMA IF EXISTS ${sql(pgSchema)} CASCADE`
+      const left = yield* sql`SELECT 1 FROM information_schema.schemata WHERE schema_name = ${pgSchema}`
+      assert.strictEqual(left.length, 0)
+    }).pipe(Effect.provide(PgClient.layer(pgConfig))))
+})

@@ -1,0 +1,326 @@
+/**
+ * The durable queue's contract, as one suite that runs on every store: memory, Redis, PostgreSQL. A store joins it
+ * with one line: `durableConformance(name, makeStore)`. Real time (`it.live`): the stores poll and lock on the
+ * clocks of real servers. Each test builds its own store with `makeStore()` and its own queue name.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import type * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Queue from "effect/Queue"
+import * as Schedule from "effect/Schedule"
+import * as Schema from "effect/Schema"
+import * as Scope from "effect/Scope"
+import { DurableQueue, WorkerPoolError } from "../../src/index.ts"
+
+/** Builds a fresh store; the suite's queues get names unique to the test. */
+export type MakeStore = () => Layer.Layer<DurableQueue.DurableQueueStore, unknown>
+
+export class Rejected extends Schema.TaggedError<Rejected>("test/Rejected")("Rejected", {
+  reason: Schema.String,
+  attempt: Schema.Number
+}) {
+  override get message(): string {
+    return `rejected: ${this.reason}`
+  }
+}
+
+const Input = Schema.Struct({ n: Schema.Number })
+const LooseInput = Schema.Struct({ n: Schema.Unknown })
+
+let counter = 0
+const uniqueName = (label: string) => `${label}-${++counter}-${Math.random().toString(36).slice(2, 8)}`
+
+const fast = Schedule.spaced("10 millis")
+
+const queueOf = (label: string, options: { readonly maxAttempts?: number; readonly keep?: boolean } = {}) =>
+  DurableQueue.define({
+    name: uniqueName(label),
+    input: Input,
+    success: Schema.Number,
+    error: Rejected,
+    maxAttempts: options.maxAttempts ?? 3,
+    retrySchedule: fast,
+    resultTimeToLive: options.keep === false ? undefined : "1 hour"
+  })
+
+const failureOf = <A, E>(exit: Exit.Exit<A, E>): E => {
+  assert.isTrue(Exit.isFailure(exit), "expected a failure")
+  const error = Cause.findErrorOption((exit as Exit.Failure<A, E>).cause)
+  assert.isTrue(Option.isSome(error), "expected a typed failure")
+  return (error as Option.Some<E>).value
+}
+
+/** Takes `n` items from a queue, failing the test after 20 s. */
+const takeN = <A>(queue: Queue.Queue<A>, n: number) =>
+  Queue.takeN(queue, n).pipe(
+    Effect.timeout("20 seconds"),
+    Effect.orDie
+  )
+
+/** Polls `check` every 20 ms until it holds, for at most 20 s. */
+const eventually = <A, E, R>(effect: Effect.Effect<A, E, R>, check: (a: A) => boolean) =>
+  effect.pipe(
+    Effect.filterOrFail(check, () => new Error("not yet")),
+    Effect.retry(Schedule.spaced("20 millis")),
+    Effect.timeout("20 seconds"),
+    Effect.orDie
+  )
+
+export const durableConformance = (store: string, makeStore: MakeStore) =>
+  describe(`the durable queue on ${store}`, () => {
+    const live = (
+      title: string,
+      body: () => Effect.Effect<void, unknown, DurableQueue.DurableQueueStore | Scope.Scope>
+    ) => it.live(title, () => Effect.provide(Effect.scoped(body()), makeStore()), 60_000)
+
+    live("offered jobs are consumed, and each outcome can be awaited by id", () =>
+      Effect.gen(function*() {
+        const queue = queueOf("basic")
+        const ids: Array<string> = []
+        for (let n = 1; n <= 5; n++) ids.push(yield* DurableQueue.offer(queue, { n }))
+        assert.strictEqual(new Set(ids).size, 5)
+        const seen = yield* Queue.unbounded<number>()
+        yield* DurableQueue.consume(queue, {
+          concurrency: 2,
+          handler: ({ n }) => Effect.as(Queue.offer(seen, n), n * n)
+        })
+        const ran = yield* takeN(seen, 5)
+        assert.deepStrictEqual([...ran].sort(), [1, 2, 3, 4, 5])
+        for (let i = 0; i < 5; i++) {
+          assert.strictEqual(yield* DurableQueue.result(queue, ids[i]), (i + 1) * (i + 1))
+        }
+      }))
+
+    live("an id already offered is stored once; offer returns it either way", () =>
+      Effect.gen(function*() {
+        const queue = queueOf("dedupe")
+        assert.strictEqual(yield* DurableQueue.offer(queue, { n: 1 }, { id: "job-a" }), "job-a")
+        assert.strictEqual(yield* DurableQueue.offer(queue, { n: 2 }, { id: "job-a" }), "job-a")
+        yield* DurableQueue.offer(queue, { n: 3 }, { id: "job-b" })
+        const seen = yield* Queue.unbounded<number>()
+        yield* DurableQueue.consume(queue, { handler: ({ n }) => Effect.as(Queue.offer(seen, n), n) })
+        assert.deepStrictEqual([...(yield* takeN(seen, 2))], [1, 3])
+        assert.strictEqual(yield* DurableQueue.result(queue, "job-b"), 3)
+        // a completed id is still known: offering it again runs nothing
+        yield* DurableQueue.offer(queue, { n: 4 }, { id: "job-a" })
+        yield* DurableQueue.offer(queue, { n: 5 }, { id: "job-c" })
+        assert.deepStrictEqual([...(yield* takeN(seen, 1))], [5])
+      }))
+
+    live("a delayed job is not delivered before its delay", () =>
+      Effect.gen(function*() {
+        const queue = queueOf("delay")
+        const seen = yield* Queue.unbounded<number>()
+        yield* DurableQueue.consume(queue, {
+          handler: () => Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.as(Queue.offer(seen, now), 0))
+        })
+        const offeredAt = yield* Clock.currentTimeMillis
+        yield* DurableQueue.offer(queue, { n: 1 }, { delay: "1 second" })
+        yield* DurableQueue.offer(queue, { n: 2 })
+        const [first, second] = yield* takeN(seen, 2)
+        assert.isBelow(first - offeredAt, 1000, "the job without a delay runs at once")
+        assert.isAtLeast(second - offeredAt, 1000, "the delayed job waits for its delay")
+      }))
+
+    live(
+      "a typed failure is retried by the queue's schedule, with the attempt number, until it succeeds",
+      () =>
+        Effect.gen(function*() {
+          const queue = queueOf("retry", { maxAttempts: 3 })
+          const attempts = yield* Queue.unbounded<number>()
+          yield* DurableQueue.consume(queue, {
+            handler: (_, job) =>
+              Effect.andThen(
+                Queue.offer(attempts, job.attempts),
+                job.attempts < 3
+                  ? Effect.fail(new Rejected({ reason: "not yet", attempt: job.attempts }))
+                  : Effect.succeed(42)
+              )
+          })
+          const id = yield* DurableQueue.offer(queue, { n: 1 })
+          assert.strictEqual(yield* DurableQueue.result(queue, id), 42)
+          assert.deepStrictEqual([...(yield* takeN(attempts, 3))], [1, 2, 3])
+          assert.deepStrictEqual(yield* DurableQueue.failed(queue), [])
+        })
+    )
+
+    live(
+      "a job that fails every attempt is recorded as failed with its typed error, then requeued runs again",
+      () =>
+        Effect.gen(function*() {
+          const queue = queueOf("exhausted", { maxAttempts: 2 })
+          let healthy = false
+          const runs = yield* Queue.unbounded<number>()
+          yield* DurableQueue.consume(queue, {
+            handler: ({ n }, job) =>
+              Effect.andThen(
+                Queue.offer(runs, job.attempts),
+                healthy ? Effect.succeed(n) : Effect.fail(new Rejected({ reason: "broken", attempt: job.attempts }))
+              )
+          })
+          const id = yield* DurableQueue.offer(queue, { n: 9 }, { id: "always-fails" })
+          const error = failureOf(yield* Effect.exit(DurableQueue.result(queue, id)))
+          assert.instanceOf(error, Rejected)
+          assert.strictEqual((error as Rejected).reason, "broken")
+          assert.strictEqual((error as Rejected).attempt, 2, "the error of the last attempt is the one kept")
+          const failed = yield* eventually(DurableQueue.failed(queue), (jobs) => jobs.length === 1)
+          assert.strictEqual(failed[0].id, "always-fails")
+          assert.strictEqual(failed[0].attempts, 2)
+          assert.deepStrictEqual(failed[0].input, Option.some({ n: 9 }))
+          assert.isTrue(Option.isSome(failed[0].error))
+          assert.instanceOf(Option.getOrThrow(failed[0].error), Rejected)
+          assert.include(failed[0].reason, "broken")
+          assert.deepStrictEqual([...(yield* takeN(runs, 2))], [1, 2])
+
+          // a failed id stays de-duplicated: offering it again runs nothing
+          yield* DurableQueue.offer(queue, { n: 10 }, { id: "always-fails" })
+          healthy = true
+          assert.isTrue(yield* DurableQueue.requeue(queue, id))
+          assert.strictEqual(yield* DurableQueue.result(queue, id), 9)
+          assert.deepStrictEqual([...(yield* takeN(runs, 1))], [1], "a requeued job starts again from attempt 1")
+          assert.deepStrictEqual(yield* DurableQueue.failed(queue), [])
+          assert.isFalse(yield* DurableQueue.requeue(queue, id), "a job no longer failed is not requeued")
+          assert.isFalse(yield* DurableQueue.requeue(queue, "never-offered"))
+        })
+    )
+
+    live(
+      "a stored input that no longer decodes is recorded as failed once, without running",
+      () =>
+        Effect.gen(function*() {
+          const queue = queueOf("decode")
+          const loose = DurableQueue.define({ name: queue.name, input: LooseInput, success: Schema.Number })
+          yield* DurableQueue.offer(loose, { n: "not a number" }, { id: "bad" })
+          yield* DurableQueue.offer(queue, { n: 2 }, { id: "good" })
+          let calls = 0
+          yield* DurableQueue.consume(queue, {
+            handler: ({ n }) =>
+              Effect.sync(() => {
+                calls++
+                return n
+              })
+          })
+          assert.strictEqual(yield* DurableQueue.result(queue, "good"), 2)
+          const error = failureOf(yield* Effect.exit(DurableQueue.result(queue, "bad")))
+          assert.instanceOf(error, WorkerPoolError.JobSchemaError)
+          assert.strictEqual((error as WorkerPoolError.JobSchemaError).side, "input")
+          assert.strictEqual((error as WorkerPoolError.JobSchemaError).stage, "decode")
+          const failed = yield* eventually(DurableQueue.failed(queue), (jobs) => jobs.length === 1)
+          assert.strictEqual(failed[0].id, "bad")
+          assert.strictEqual(failed[0].attempts, 1)
+          assert.isTrue(Option.isNone(failed[0].input))
+          assert.isTrue(failed[0].reason.length > 0)
+          assert.strictEqual(calls, 1)
+        })
+    )
+
+    live("an input that fails its schema is refused at the producer with JobSchemaError", () =>
+      Effect.gen(function*() {
+        const queue = queueOf("producer-check")
+        const exit = yield* Effect.exit(DurableQueue.offer(queue, { n: "x" } as never, { id: "refused" }))
+        const error = failureOf(exit)
+        assert.instanceOf(error, WorkerPoolError.JobSchemaError)
+        assert.strictEqual((error as WorkerPoolError.JobSchemaError).stage, "encode")
+        // nothing was stored: the id is still free
+        yield* DurableQueue.offer(queue, { n: 5 }, { id: "refused" })
+        yield* DurableQueue.consume(queue, { handler: ({ n }) => Effect.succeed(n) })
+        assert.strictEqual(yield* DurableQueue.result(queue, "refused"), 5)
+      }))
+
+    live("an attempt that runs past its timeout fails with JobTimeout and is retried", () =>
+      Effect.gen(function*() {
+        const queue = queueOf("timeout", { maxAttempts: 2 })
+        yield* DurableQueue.consume(queue, {
+          timeout: "50 millis",
+          handler: (_, job) => job.attempts === 1 ? Effect.never : Effect.succeed(job.attempts)
+        })
+        const id = yield* DurableQueue.offer(queue, { n: 1 })
+        assert.strictEqual(yield* DurableQueue.result(queue, id), 2)
+
+        const stuck = queueOf("timeout-final", { maxAttempts: 1 })
+        yield* DurableQueue.consume(stuck, { timeout: "50 millis", handler: () => Effect.never })
+        const stuckId = yield* DurableQueue.offer(stuck, { n: 1 })
+        const error = failureOf(yield* Effect.exit(DurableQueue.result(stuck, stuckId)))
+        assert.instanceOf(error, WorkerPoolError.JobTimeout)
+      }))
+
+    live(
+      "closing a consumer releases its running job at its deadline without spending an attempt",
+      () =>
+        Effect.gen(function*() {
+          const queue = queueOf("release")
+          const started = yield* Deferred.make<number>()
+          const scope = yield* Scope.make()
+          yield* DurableQueue.consume(queue, {
+            shutdownTimeout: "50 millis",
+            handler: (_, job) => Effect.andThen(Deferred.succeed(started, job.attempts), Effect.never)
+          }).pipe(Scope.provide(scope))
+          const id = yield* DurableQueue.offer(queue, { n: 1 })
+          assert.strictEqual(yield* Deferred.await(started), 1)
+          yield* Scope.close(scope, Exit.void)
+          const attempts = yield* Queue.unbounded<number>()
+          yield* DurableQueue.consume(queue, {
+            handler: ({ n }, job) => Effect.as(Queue.offer(attempts, job.attempts), n)
+          })
+          assert.strictEqual(yield* DurableQueue.result(queue, id), 1)
+          assert.deepStrictEqual([...(yield* takeN(attempts, 1))], [1], "the released job runs again as attempt 1")
+        })
+    )
+
+    live("closing a consumer lets a running job finish within its deadline", () =>
+      Effect.gen(function*() {
+        const queue = queueOf("finish")
+        const started = yield* Deferred.make<void>()
+        const release = yield* Deferred.make<void>()
+        const scope = yield* Scope.make()
+        yield* DurableQueue.consume(queue, {
+          shutdownTimeout: "10 seconds",
+          handler: ({ n }) =>
+            Effect.andThen(Deferred.succeed(started, undefined), Effect.as(Deferred.await(release), n))
+        }).pipe(Scope.provide(scope))
+        const id = yield* DurableQueue.offer(queue, { n: 7 })
+        yield* Deferred.await(started)
+        const closing = yield* Effect.forkChild(Scope.close(scope, Exit.void))
+        yield* Effect.sleep("50 millis")
+        yield* Deferred.succeed(release, undefined)
+        yield* Fiber.join(closing)
+        assert.strictEqual(yield* DurableQueue.result(queue, id), 7)
+      }))
+
+    live("one consumer at concurrency 1 runs jobs in the order they were offered", () =>
+      Effect.gen(function*() {
+        const queue = queueOf("order")
+        for (let n = 0; n < 20; n++) yield* DurableQueue.offer(queue, { n })
+        const seen = yield* Queue.unbounded<number>()
+        yield* DurableQueue.consume(queue, { handler: ({ n }) => Effect.as(Queue.offer(seen, n), n) })
+        assert.deepStrictEqual([...(yield* takeN(seen, 20))], Array.from({ length: 20 }, (_, n) => n))
+      }))
+
+    live("bad options fail with InvalidQueueOptions naming the option", () =>
+      Effect.gen(function*() {
+        const badName = DurableQueue.define({ name: "a{b}", input: Input, success: Schema.Number })
+        const nameError = failureOf(yield* Effect.exit(DurableQueue.offer(badName, { n: 1 })))
+        assert.instanceOf(nameError, WorkerPoolError.InvalidQueueOptions)
+        assert.strictEqual((nameError as WorkerPoolError.InvalidQueueOptions).option, "name")
+        const badAttempts = DurableQueue.define({ name: "q", input: Input, success: Schema.Number, maxAttempts: 0 })
+        const attemptsError = failureOf(
+          yield* Effect.exit(DurableQueue.consume(badAttempts, { handler: () => Effect.succeed(1) }))
+        )
+        assert.strictEqual((attemptsError as WorkerPoolError.InvalidQueueOptions).option, "maxAttempts")
+        const queue = queueOf("options", { keep: false })
+        const delayError = failureOf(
+          yield* Effect.exit(DurableQueue.offer(queue, { n: 1 }, { delay: "soon" as never }))
+        )
+        assert.strictEqual((delayError as WorkerPoolError.InvalidQueueOptions).option, "delay")
+        const idError = failureOf(yield* Effect.exit(DurableQueue.offer(queue, { n: 1 }, { id: "" })))
+        assert.strictEqual((idError as WorkerPoolError.InvalidQueueOptions).option, "id")
+        const resultError = failureOf(yield* Effect.exit(DurableQueue.result(queue, "x")))
+        assert.strictEqual((resultError as WorkerPoolError.InvalidQueueOptions).option, "resultTimeToLive")
+      }))
+  })
