@@ -14,8 +14,9 @@ import * as PersistedQueue from "effect/persistence/PersistedQueue"
 import * as Persistence from "effect/persistence/Persistence"
 import * as SqlClient from "effect/sql/SqlClient"
 import type { SqlError } from "effect/sql/SqlError"
-import { DurableQueueStore } from "../src/DurableQueue.ts"
-import { DurableQueueError, InvalidQueueOptions } from "../src/WorkerPoolError.ts"
+import { DurableQueueStore, type FailedRecord } from "../src/DurableQueue.ts"
+import { invalidStoreOption, resolveTimings, type StoreTimings } from "../src/internal/durableOptions.ts"
+import { DurableQueueError, type InvalidQueueOptions } from "../src/WorkerPoolError.ts"
 
 /**
  * The options of the PostgreSQL store.
@@ -23,7 +24,7 @@ import { DurableQueueError, InvalidQueueOptions } from "../src/WorkerPoolError.t
  * @category models
  * @since 0.1.0
  */
-export interface Options {
+export interface Options extends StoreTimings {
   /** The jobs' table. Default `"effect_worker_pool_jobs"`. */
   readonly tableName?: string | undefined
   /** How often an idle consumer looks for new jobs. Default `"200 millis"`. */
@@ -71,19 +72,17 @@ export const layerStore = (
         persistence,
         resultsStoreId: (queue) => `effect-worker-pool/${queue}`,
         failed: (queue) =>
-          sql<{ readonly id: string; readonly element: string; readonly attempts: number; readonly reason: string }>`
+          sql<Row>`
             SELECT id, element, attempts, COALESCE(last_failure, '') AS reason FROM ${table}
             WHERE queue_name = ${queue} AND state = 'failed'
             ORDER BY updated_at ASC, sequence ASC
+          `.pipe(Effect.map((rows) => rows.map(toRecord)), Effect.mapError(fail(queue, "failed"))),
+        failedJob: (queue, id) =>
+          sql<Row>`
+            SELECT id, element, attempts, COALESCE(last_failure, '') AS reason FROM ${table}
+            WHERE queue_name = ${queue} AND id = ${id} AND state = 'failed'
           `.pipe(
-            Effect.map((rows) =>
-              rows.map((row) => ({
-                id: row.id,
-                element: Option.getOrUndefined(parseJson(row.element)),
-                attempts: Number(row.attempts),
-                reason: row.reason
-              }))
-            ),
+            Effect.map((rows) => rows.length === 0 ? undefined : toRecord(rows[0])),
             Effect.mapError(fail(queue, "failed"))
           ),
         requeue: (queue, id) =>
@@ -113,43 +112,28 @@ export const layer = (
 ): Layer.Layer<DurableQueueStore, InvalidQueueOptions | SqlError> =>
   layerStore(options).pipe(Layer.provide(PgClient.layer(options.pg)))
 
-const parseJson = Option.liftThrowable((text: string): unknown => JSON.parse(text))
-
-interface Resolved {
-  readonly tableName: string
-  readonly pollInterval: Duration.Duration
-  readonly lockExpiration: Duration.Duration
-  readonly lockRefreshInterval: Duration.Duration
+interface Row {
+  readonly id: string
+  readonly element: string
+  readonly attempts: number
+  readonly reason: string
 }
 
-const resolve = (options: Options): Effect.Effect<Resolved, InvalidQueueOptions> =>
+const toRecord = (row: Row): FailedRecord => ({
+  id: row.id,
+  element: Option.getOrUndefined(parseJson(row.element)),
+  attempts: Number(row.attempts),
+  reason: row.reason
+})
+
+const parseJson = Option.liftThrowable((text: string): unknown => JSON.parse(text))
+
+const resolve = (options: Options) =>
   Effect.gen(function*() {
-    const invalid = (option: string, value: unknown, reason: string) =>
-      new InvalidQueueOptions({ queue: "*", option, value, reason })
     const tableName = options.tableName ?? "effect_worker_pool_jobs"
     if (typeof tableName !== "string" || !/^[A-Za-z_][A-Za-z0-9_]{0,50}$/.test(tableName)) {
-      return yield* invalid("tableName", tableName, "an SQL identifier: letters, digits and _, at most 51")
+      return yield* invalidStoreOption("tableName", tableName, "an SQL identifier: letters, digits and _, at most 51")
     }
-    const duration = (option: string, input: Duration.Input | undefined, fallback: Duration.Duration) => {
-      if (input === undefined) return Effect.succeed(fallback)
-      const decoded = Duration.fromInput(input)
-      return Option.isSome(decoded) && Duration.isPositive(decoded.value) && Duration.isFinite(decoded.value)
-        ? Effect.succeed(decoded.value)
-        : Effect.fail(invalid(option, input, "a positive, finite duration"))
-    }
-    const pollInterval = yield* duration("pollInterval", options.pollInterval, Duration.millis(200))
-    const lockExpiration = yield* duration("lockExpiration", options.lockExpiration, Duration.seconds(30))
-    const lockRefreshInterval = yield* duration(
-      "lockRefreshInterval",
-      options.lockRefreshInterval,
-      Duration.seconds(10)
-    )
-    if (!Duration.isLessThan(lockRefreshInterval, lockExpiration)) {
-      return yield* invalid(
-        "lockRefreshInterval",
-        options.lockRefreshInterval,
-        "shorter than lockExpiration, or locks lapse while jobs run"
-      )
-    }
-    return { tableName, pollInterval, lockExpiration, lockRefreshInterval }
+    const timings = yield* resolveTimings(options, { pollInterval: Duration.millis(200) })
+    return { tableName, ...timings }
   })

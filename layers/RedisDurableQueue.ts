@@ -16,7 +16,8 @@ import * as Persistence from "effect/persistence/Persistence"
 import * as Redis from "effect/persistence/Redis"
 import * as Scope from "effect/Scope"
 import { DurableQueueStore, type FailedRecord } from "../src/DurableQueue.ts"
-import { DurableQueueError, InvalidQueueOptions } from "../src/WorkerPoolError.ts"
+import { invalidStoreOption, resolveTimings, type StoreTimings } from "../src/internal/durableOptions.ts"
+import { DurableQueueError, type InvalidQueueOptions } from "../src/WorkerPoolError.ts"
 
 /**
  * The options of the Redis store.
@@ -24,7 +25,7 @@ import { DurableQueueError, InvalidQueueOptions } from "../src/WorkerPoolError.t
  * @category models
  * @since 0.1.0
  */
-export interface Options {
+export interface Options extends StoreTimings {
   /** Starts every key. Default `"ewp:"`; it may not contain `{` or `}`. */
   readonly prefix?: string | undefined
   /** How often an idle consumer looks for new jobs. Default `"100 millis"`. */
@@ -64,6 +65,7 @@ export const layerStore = (
         }).pipe(Effect.provideService(Redis.Redis, redis))
       const shared = new Map<string, Deferred.Deferred<PersistedQueue.PersistedQueueStore["Service"]>>()
       const requeueFailed = redis.eval(requeueScript)
+      const findFailed = redis.eval(findFailedScript)
       const keys = (queue: string) => {
         const base = `${queuePrefix(queue)}${queue}`
         return { queue: base, failed: `${base}:failed`, ids: `${base}:ids` }
@@ -94,6 +96,11 @@ export const layerStore = (
         persistence,
         resultsStoreId: (queue) => `${queuePrefix(queue)}results`,
         failed: (queue) => Effect.mapError(readFailed(queue), fail(queue, "failed")),
+        failedJob: (queue, id) =>
+          findFailed(keys(queue).failed, `{"id":${JSON.stringify(id)},`).pipe(
+            Effect.map((raw) => raw === null ? undefined : parseRecord(raw)[0]),
+            Effect.mapError(fail(queue, "failed"))
+          ),
         requeue: (queue, id) =>
           Effect.gen(function*() {
             const records = yield* readFailed(queue)
@@ -144,6 +151,23 @@ const parseRecord = (raw: string): Array<ParsedRecord> => {
 
 const parseJson = Option.liftThrowable((text: string): unknown => JSON.parse(text))
 
+// The failed record of one id: every record starts with the id's field, as PersistedQueue writes it.
+const findFailedScript = Redis.script(
+  (...args: [keyFailed: string, start: string]) => args,
+  {
+    lua: `
+local start = ARGV[1]
+for _, record in ipairs(redis.call("LRANGE", KEYS[1], 0, -1)) do
+  if string.sub(record, 1, #start) == start then
+    return record
+  end
+end
+return nil
+`,
+    numberOfKeys: 1
+  }
+).withReturnType<string | null>()
+
 // Moves one failed record back to the queue, only if it is still in the failed list (a concurrent requeue of the
 // same id moves it once). The id stays parked in the de-duplication set while the job waits again.
 const requeueScript = Redis.script(
@@ -161,41 +185,12 @@ return 1
   }
 ).withReturnType<number>()
 
-interface Resolved {
-  readonly prefix: string
-  readonly pollInterval: Duration.Duration
-  readonly lockExpiration: Duration.Duration
-  readonly lockRefreshInterval: Duration.Duration
-}
-
-const resolve = (options: Options): Effect.Effect<Resolved, InvalidQueueOptions> =>
+const resolve = (options: Options) =>
   Effect.gen(function*() {
-    const invalid = (option: string, value: unknown, reason: string) =>
-      new InvalidQueueOptions({ queue: "*", option, value, reason })
     const prefix = options.prefix ?? "ewp:"
     if (typeof prefix !== "string" || /[{}]/.test(prefix)) {
-      return yield* invalid("prefix", prefix, "a string without { or }")
+      return yield* invalidStoreOption("prefix", prefix, "a string without { or }")
     }
-    const duration = (option: string, input: Duration.Input | undefined, fallback: Duration.Duration) => {
-      if (input === undefined) return Effect.succeed(fallback)
-      const decoded = Duration.fromInput(input)
-      return Option.isSome(decoded) && Duration.isPositive(decoded.value) && Duration.isFinite(decoded.value)
-        ? Effect.succeed(decoded.value)
-        : Effect.fail(invalid(option, input, "a positive, finite duration"))
-    }
-    const pollInterval = yield* duration("pollInterval", options.pollInterval, Duration.millis(100))
-    const lockExpiration = yield* duration("lockExpiration", options.lockExpiration, Duration.seconds(30))
-    const lockRefreshInterval = yield* duration(
-      "lockRefreshInterval",
-      options.lockRefreshInterval,
-      Duration.seconds(10)
-    )
-    if (!Duration.isLessThan(lockRefreshInterval, lockExpiration)) {
-      return yield* invalid(
-        "lockRefreshInterval",
-        options.lockRefreshInterval,
-        "shorter than lockExpiration, or locks lapse while jobs run"
-      )
-    }
-    return { prefix, pollInterval, lockExpiration, lockRefreshInterval }
+    const timings = yield* resolveTimings(options, { pollInterval: Duration.millis(100) })
+    return { prefix, ...timings }
   })

@@ -191,6 +191,8 @@ export class DurableQueueStore extends Context.Service<DurableQueueStore, {
   readonly failed: (queue: string) => Effect.Effect<ReadonlyArray<FailedRecord>, DurableQueueError>
   /** Moves a failed job back to the queue with its attempts reset; `false` when no failed job has that id. */
   readonly requeue: (queue: string, id: string) => Effect.Effect<boolean, DurableQueueError>
+  /** The failed-jobs record of one job, if it is failed. */
+  readonly failedJob: (queue: string, id: string) => Effect.Effect<FailedRecord | undefined, DurableQueueError>
 }>()("effect-worker-pool/DurableQueueStore") {}
 
 /**
@@ -305,7 +307,10 @@ export const offer = <I, A, E>(
       delay = decoded.value
     }
     const backend = yield* DurableQueueStore
-    const persisted = yield* persistedQueue(queue, yield* backend.store(queue.name))
+    // Through a consumer of this process when there is one: its store then looks for the job at once instead of at
+    // its next poll.
+    const local = localConsumers.get(backend)?.get(queue.name)?.values().next().value
+    const persisted = yield* persistedQueue(queue, local ?? (yield* backend.store(queue.name)))
     return yield* persisted.offer(input, { id, delay }).pipe(
       Effect.catchTags({
         SchemaError: (error) =>
@@ -363,6 +368,7 @@ export const consume = <I, A, E, R>(
     // then releases what it claimed but never handed out.
     const storeScope = yield* Scope.fork(outer, "sequential")
     const inner = yield* Scope.provide(backend.consumerStore(queue.name), storeScope)
+    yield* register(backend, queue.name, inner, storeScope)
     const results = yield* Scope.provide(
       backend.persistence.make({
         storeId: backend.resultsStoreId(queue.name),
@@ -496,14 +502,26 @@ export const result = <I, A, E>(
     const backend = yield* DurableQueueStore
     const results = yield* backend.persistence.make({ storeId: backend.resultsStoreId(queue.name) })
     const key = queue.outcome(id)
-    const lookup: Effect.Effect<Exit.Exit<A, E | JobFailure>, DurableQueueError> = Effect.flatMap(
-      results.get(key).pipe(Effect.mapError((error) => storeError(queue, "result", error))),
-      (exit) =>
-        exit === undefined
-          ? Effect.andThen(Effect.sleep(pollInterval), lookup)
-          : Effect.succeed(exit as Exit.Exit<A, E | JobFailure>)
-    )
-    return yield* Effect.flatten(lookup)
+    const outcome = results.get(key).pipe(Effect.mapError((error) => storeError(queue, "result", error)))
+    // A job can be recorded as failed without an outcome: the consumer running its last attempt died, and the
+    // store failed it when its lock expired. The record is looked at about once a second.
+    const checkEvery = Math.max(1, Math.round(1000 / Duration.toMillis(pollInterval)))
+    const lookup = (round: number): Effect.Effect<Exit.Exit<A, E | JobFailure>, DurableQueueError> =>
+      Effect.flatMap(outcome, (exit) => {
+        if (exit !== undefined) return Effect.succeed(exit as Exit.Exit<A, E | JobFailure>)
+        const next = Effect.andThen(Effect.sleep(pollInterval), Effect.suspend(() => lookup(round + 1)))
+        if (round % checkEvery !== checkEvery - 1) return next
+        return Effect.flatMap(
+          backend.failedJob(queue.name, id),
+          (record) =>
+            record === undefined
+              ? next
+              // the outcome may have been written between the two reads
+              : Effect.map(outcome, (exit) =>
+                exit === undefined ? Exit.die(new Error(record.reason)) : exit as Exit.Exit<A, E | JobFailure>)
+        )
+      })
+    return yield* Effect.flatten(lookup(0))
   }))
 
 /**
@@ -610,6 +628,7 @@ export const layerMemory: Layer.Layer<DurableQueueStore> = Layer.effect(
       persistence,
       resultsStoreId: (queue) => `effect-worker-pool/${queue}`,
       failed: (queue) => Effect.sync(() => Array.from(recordsOf(queue).values())),
+      failedJob: (queue, id) => Effect.sync(() => recordsOf(queue).get(id)),
       requeue: (queue, id) =>
         Effect.gen(function*() {
           const records = recordsOf(queue)
@@ -635,6 +654,33 @@ interface Taker {
   running: boolean
   fiber: Fiber.Fiber<void> | undefined
 }
+
+type StoreService = PersistedQueue.PersistedQueueStore["Service"]
+
+/** The stores of this process's open consumers, by backend and queue. */
+const localConsumers = new WeakMap<DurableQueueStore["Service"], Map<string, Set<StoreService>>>()
+
+const register = (
+  backend: DurableQueueStore["Service"],
+  queue: string,
+  store: StoreService,
+  scope: Scope.Scope
+): Effect.Effect<void> =>
+  Effect.suspend(() => {
+    let byQueue = localConsumers.get(backend)
+    if (byQueue === undefined) {
+      byQueue = new Map()
+      localConsumers.set(backend, byQueue)
+    }
+    let stores = byQueue.get(queue)
+    if (stores === undefined) {
+      stores = new Set()
+      byQueue.set(queue, stores)
+    }
+    const registered = stores
+    registered.add(store)
+    return Scope.addFinalizer(scope, Effect.sync(() => registered.delete(store)))
+  })
 
 const defaultRetrySchedule: Schedule.Schedule<any, number> = Schedule.min([
   Schedule.exponential("1 second"),

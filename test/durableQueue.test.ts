@@ -6,9 +6,12 @@
 import * as NodeRedis from "@effect/platform-node/NodeRedis"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import { assert, describe, it } from "@effect/vitest"
+import * as Clock from "effect/Clock"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redis from "effect/persistence/Redis"
+import * as Schema from "effect/Schema"
 import * as SqlClient from "effect/sql/SqlClient"
 import * as PgDurableQueue from "../layers/PgDurableQueue.ts"
 import * as RedisDurableQueue from "../layers/RedisDurableQueue.ts"
@@ -41,6 +44,35 @@ durableConformance("PostgreSQL", () =>
     lockExpiration: "5 seconds",
     lockRefreshInterval: "1 second"
   }).pipe(Layer.provide(pgWithSchema)))
+
+describe("the durable queue on Redis, in one process", () => {
+  it.live("a job offered in a consumer's own process is taken at once, not at the next poll", () =>
+    Effect.gen(function*() {
+      const queue = DurableQueue.define({
+        name: `local-${runId}`,
+        input: Schema.Number,
+        success: Schema.Number,
+        resultTimeToLive: "1 minute"
+      })
+      const seen = yield* Deferred.make<number>()
+      yield* DurableQueue.consume(queue, {
+        handler: (n) => Effect.as(Effect.flatMap(Clock.currentTimeMillis, (now) => Deferred.succeed(seen, now)), n)
+      })
+      // let the consumer's first poll find the queue empty, so that it sleeps for its 30 s poll interval
+      yield* Effect.sleep("200 millis")
+      const offeredAt = yield* Clock.currentTimeMillis
+      yield* DurableQueue.offer(queue, 1)
+      const ranAt = yield* Deferred.await(seen).pipe(Effect.timeout("10 seconds"))
+      assert.isBelow(ranAt - offeredAt, 1000)
+    }).pipe(
+      Effect.scoped,
+      Effect.provide(
+        RedisDurableQueue.layerStore({ prefix: redisPrefix, pollInterval: "30 seconds" }).pipe(
+          Layer.provide(redisClient)
+        )
+      )
+    ))
+})
 
 describe("the durable queue's test servers", () => {
   it.live("the Redis run leaves no key behind", () =>
