@@ -9,6 +9,7 @@
  * @since 0.1.0
  */
 import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -580,6 +581,45 @@ export const requeue = <I, A, E>(
   }))
 
 /**
+ * Removes what the queue's store keeps of finished jobs: completed jobs (and their ids, which until then
+ * de-duplicate offers) older than `timeToLive` (default 30 days), and failed ones older than `failedTimeToLive`
+ * (default: kept). Run it now and then from one process of a deployment, e.g. with `Effect.repeat` on a schedule.
+ *
+ * **Gotchas**
+ *
+ * The PostgreSQL and memory stores clean every queue they hold at once; the Redis store cleans this queue's keys.
+ *
+ * @category operations
+ * @since 0.1.0
+ */
+export const cleanup = <I, A, E>(
+  queue: DurableQueue<I, A, E>,
+  options?: {
+    readonly timeToLive?: Duration.Input | undefined
+    readonly failedTimeToLive?: Duration.Input | undefined
+  }
+): Effect.Effect<void, InvalidQueueOptions | DurableQueueError, DurableQueueStore> =>
+  Effect.gen(function*() {
+    if (queue.invalid !== undefined) return yield* queue.invalid
+    const age = (option: string, input: Duration.Input | undefined) => {
+      if (input === undefined) return Effect.succeed(undefined)
+      const decoded = Duration.fromInput(input)
+      return Option.isSome(decoded) && !Duration.isNegative(decoded.value)
+        ? Effect.succeed(decoded.value)
+        : Effect.fail(
+          new InvalidQueueOptions({ queue: queue.name, option, value: input, reason: "a duration of 0 or more" })
+        )
+    }
+    const timeToLive = (yield* age("timeToLive", options?.timeToLive)) ?? Duration.days(30)
+    const failedTimeToLive = yield* age("failedTimeToLive", options?.failedTimeToLive)
+    const backend = yield* DurableQueueStore
+    const store = yield* backend.store(queue.name)
+    yield* store.cleanup({ timeToLive, failedTimeToLive }).pipe(
+      Effect.mapError((error) => storeError(queue, "cleanup", error))
+    )
+  })
+
+/**
  * The in-memory store: `PersistedQueue`'s memory store and `Persistence`'s memory backing, for one process. Jobs
  * and outcomes are lost with the process; use it for development, tests and in-process work.
  *
@@ -591,8 +631,9 @@ export const layerMemory: Layer.Layer<DurableQueueStore> = Layer.effect(
   Effect.gen(function*() {
     const inner = yield* PersistedQueue.PersistedQueueStore
     const persistence = yield* Persistence.Persistence
+    const clock = yield* Clock.Clock
     // The memory store keeps its failed jobs out of reach, so the record is kept beside it.
-    const failedRecords = new Map<string, Map<string, FailedRecord>>()
+    const failedRecords = new Map<string, Map<string, FailedRecord & { readonly failedAt: number }>>()
     const recordsOf = (queue: string) => {
       let records = failedRecords.get(queue)
       if (records === undefined) {
@@ -615,11 +656,30 @@ export const layerMemory: Layer.Layer<DurableQueueStore> = Layer.effect(
                 id: item.id,
                 element: item.element,
                 attempts: item.attempts,
-                reason: deadLetter ?? Cause.pretty(exit.cause)
+                reason: deadLetter ?? Cause.pretty(exit.cause),
+                failedAt: clock.currentTimeMillisUnsafe()
               })
             })
           )),
-      cleanup: inner.cleanup
+      cleanup: (options) =>
+        Effect.andThen(
+          inner.cleanup(options),
+          Effect.sync(() => {
+            if (options.failedTimeToLive === undefined) return
+            const cutoff = clock.currentTimeMillisUnsafe() - Duration.toMillis(options.failedTimeToLive)
+            for (const records of failedRecords.values()) {
+              for (const [id, record] of records) {
+                if (record.failedAt <= cutoff) records.delete(id)
+              }
+            }
+          })
+        )
+    })
+    const publicRecord = ({ attempts, element, id, reason }: FailedRecord): FailedRecord => ({
+      id,
+      element,
+      attempts,
+      reason
     })
     return DurableQueueStore.of({
       kind: "memory",
@@ -627,8 +687,12 @@ export const layerMemory: Layer.Layer<DurableQueueStore> = Layer.effect(
       consumerStore: () => Effect.succeed(store),
       persistence,
       resultsStoreId: (queue) => `effect-worker-pool/${queue}`,
-      failed: (queue) => Effect.sync(() => Array.from(recordsOf(queue).values())),
-      failedJob: (queue, id) => Effect.sync(() => recordsOf(queue).get(id)),
+      failed: (queue) => Effect.sync(() => Array.from(recordsOf(queue).values(), publicRecord)),
+      failedJob: (queue, id) =>
+        Effect.sync(() => {
+          const record = recordsOf(queue).get(id)
+          return record === undefined ? undefined : publicRecord(record)
+        }),
       requeue: (queue, id) =>
         Effect.gen(function*() {
           const records = recordsOf(queue)

@@ -20,6 +20,7 @@ import {
   type Ended,
   endWithin,
   lines,
+  nodeBinary,
   run,
   single,
   spawnIn,
@@ -267,6 +268,47 @@ describe("examples", () => {
       assert.approximately(Number(speedup), Number(fiberSeconds) / Number(threadSeconds), 0.006, out)
       single(out, new RegExp(`^Same thumbnails from both pools: 24 of 512x512, checksum ${fiberSum}$`))
     }))
+
+  describe("durable", () => {
+    const checkOutcomes = (out: string) => {
+      single(out, /^producer: offered 60 jobs to "thumbnails"$/)
+      single(out, /^producer: 59 thumbnails made, 1 failed$/)
+      single(out, /^failed record: img-013\.jpg after 3 attempts \(CorruptImage: img-013\.jpg: corrupt image data\)$/)
+    }
+
+    it.live("a producer and two consumer processes on Redis: every outcome by id, the failed record, no key left", () =>
+      Effect.gen(function*() {
+        const ended = yield* run("durable")
+        assertSucceeded(ended)
+        const out = ended.stdout
+        checkOutcomes(out)
+        const [, prefix] = single(out, /^Redis at \S+, keys under "(ewp-example-\d+-)"; consumers a and b start$/)
+        // each consumer process printed its live view, and its final panel once stopped by SIGTERM
+        let ran = 0
+        for (const name of ["a", "b"]) {
+          single(out, new RegExp(`^\\[${name}\\] consumer ${name}: queue "thumbnails", 4 at a time$`))
+          const [, done] = single(out, new RegExp(`^\\[${name}\\] {3}progress {3}\\[[#-]{30}\\] (\\d+)/\\d+ done`))
+          ran += Number(done)
+        }
+        // 60 jobs, the corrupt one 3 times and every seventh image (8 of them) twice
+        assert.strictEqual(ran, 60 + 2 + 8, out)
+        const scan = yield* spawnIn("redis-cli", ["--scan", "--pattern", `${prefix}*`]).pipe(
+          Effect.flatMap((running) => endWithin(running, "30 seconds"))
+        )
+        assertSucceeded(scan)
+        assert.strictEqual(scan.stdout.trim(), "", "the example deleted its keys")
+      }))
+
+    it.live("--in-process: the same queue on the memory store, producer and consumers in one process", () =>
+      Effect.gen(function*() {
+        const ended = yield* spawnIn(nodeBinary, [path.join("examples", "durable.ts"), "--in-process"]).pipe(
+          Effect.flatMap((running) => endWithin(running, "30 seconds"))
+        )
+        assertSucceeded(ended)
+        single(ended.stdout, /^one process, memory store; consumers a and b start$/)
+        checkOutcomes(ended.stdout)
+      }))
+  })
 
   it.live("dynamic: the elastic pool grows to 6 workers under each burst, shrinks to 2 between them, to 1 after resize", () =>
     Effect.gen(function*() {

@@ -13,7 +13,7 @@ import * as path from "node:path"
 const root = path.resolve(import.meta.dirname, "..", "..")
 /** The pinned Node (24), which runs `.ts`; vitest itself may run on another one. */
 const pinnedNode = path.join(root, "node_modules", ".bin", "node")
-const nodeBinary = fs.existsSync(pinnedNode) ? pinnedNode : process.execPath
+export const nodeBinary = fs.existsSync(pinnedNode) ? pinnedNode : process.execPath
 
 export interface Ended {
   readonly code: number | null
