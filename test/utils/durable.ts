@@ -302,30 +302,33 @@ export const durableConformance = (store: string, makeStore: MakeStore) =>
         assert.deepStrictEqual([...(yield* takeN(seen, 20))], Array.from({ length: 20 }, (_, n) => n))
       }))
 
-    live("cleanup forgets completed jobs, so their ids can be offered again; failed ones stay unless asked", () =>
-      Effect.gen(function*() {
-        const queue = queueOf("cleanup", { maxAttempts: 1 })
-        const seen = yield* Queue.unbounded<number>()
-        yield* DurableQueue.consume(queue, {
-          handler: ({ n }, job) =>
-            Effect.andThen(
-              Queue.offer(seen, n),
-              n < 0 ? Effect.fail(new Rejected({ reason: "negative", attempt: job.attempts })) : Effect.succeed(n)
-            )
+    live(
+      "cleanup forgets completed jobs, so their ids can be offered again; failed ones stay unless asked",
+      () =>
+        Effect.gen(function*() {
+          const queue = queueOf("cleanup", { maxAttempts: 1 })
+          const seen = yield* Queue.unbounded<number>()
+          yield* DurableQueue.consume(queue, {
+            handler: ({ n }, job) =>
+              Effect.andThen(
+                Queue.offer(seen, n),
+                n < 0 ? Effect.fail(new Rejected({ reason: "negative", attempt: job.attempts })) : Effect.succeed(n)
+              )
+          })
+          yield* DurableQueue.offer(queue, { n: 1 }, { id: "done" })
+          yield* DurableQueue.offer(queue, { n: -1 }, { id: "broken" })
+          assert.deepStrictEqual([...(yield* takeN(seen, 2))].sort(), [-1, 1])
+          yield* eventually(DurableQueue.failed(queue), (jobs) => jobs.length === 1)
+          yield* Effect.sleep("20 millis")
+          yield* DurableQueue.cleanup(queue, { timeToLive: 0 })
+          assert.strictEqual((yield* DurableQueue.failed(queue)).length, 1, "failed jobs are kept by default")
+          yield* DurableQueue.offer(queue, { n: 2 }, { id: "done" })
+          assert.deepStrictEqual([...(yield* takeN(seen, 1))], [2], "a cleaned-up id is free again")
+          yield* Effect.sleep("20 millis")
+          yield* DurableQueue.cleanup(queue, { timeToLive: 0, failedTimeToLive: 0 })
+          assert.deepStrictEqual(yield* DurableQueue.failed(queue), [])
         })
-        yield* DurableQueue.offer(queue, { n: 1 }, { id: "done" })
-        yield* DurableQueue.offer(queue, { n: -1 }, { id: "broken" })
-        assert.deepStrictEqual([...(yield* takeN(seen, 2))].sort(), [-1, 1])
-        yield* eventually(DurableQueue.failed(queue), (jobs) => jobs.length === 1)
-        yield* Effect.sleep("20 millis")
-        yield* DurableQueue.cleanup(queue, { timeToLive: 0 })
-        assert.strictEqual((yield* DurableQueue.failed(queue)).length, 1, "failed jobs are kept by default")
-        yield* DurableQueue.offer(queue, { n: 2 }, { id: "done" })
-        assert.deepStrictEqual([...(yield* takeN(seen, 1))], [2], "a cleaned-up id is free again")
-        yield* Effect.sleep("20 millis")
-        yield* DurableQueue.cleanup(queue, { timeToLive: 0, failedTimeToLive: 0 })
-        assert.deepStrictEqual(yield* DurableQueue.failed(queue), [])
-      }))
+    )
 
     live("bad options fail with InvalidQueueOptions naming the option", () =>
       Effect.gen(function*() {
