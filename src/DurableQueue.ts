@@ -354,7 +354,17 @@ export const consume = <I, A, E, R>(
     const backend = yield* DurableQueueStore
     const outer = yield* Effect.scope
     const concurrency = options.concurrency ?? 1
-    const shutdownTimeout = options.shutdownTimeout ?? Duration.seconds(30)
+    const shutdownTimeout = options.shutdownTimeout === undefined
+      ? Duration.seconds(30)
+      : Option.getOrUndefined(Duration.fromInput(options.shutdownTimeout))
+    if (shutdownTimeout === undefined || Duration.isNegative(shutdownTimeout)) {
+      return yield* new InvalidQueueOptions({
+        queue: queue.name,
+        option: "shutdownTimeout",
+        value: options.shutdownTimeout,
+        reason: "a duration of 0 or more"
+      })
+    }
     const pool = yield* WorkerPool.make({
       handler: (job: Delivered<I>) => options.handler(job.input, job.metadata),
       concurrency,
@@ -401,21 +411,41 @@ export const consume = <I, A, E, R>(
     })
     const persisted = yield* persistedQueue(queue, observed)
 
+    const failAttempt = (metadata: JobMetadata, cause: Cause.Cause<unknown>): Effect.Effect<never, unknown> => {
+      if (metadata.attempts < queue.maxAttempts) return Effect.failCause(cause)
+      const failure = Cause.findErrorOption(cause)
+      const final: Exit.Exit<A, E | JobFailure> = Option.isSome(failure)
+        ? Exit.fail(failure.value as E | JobFailure)
+        : Exit.die(Cause.squash(cause))
+      return Effect.andThen(Effect.ignore(record(metadata.id, final)), Effect.failCause(cause))
+    }
     const run = (input: I, metadata: JobMetadata) =>
       Effect.flatMap(
         Effect.exit(pool.execute({ input, metadata }, { id: metadata.id })),
         (exit): Effect.Effect<void, unknown> => {
           if (Exit.isSuccess(exit)) {
-            return queue.resultTimeToLive === undefined ? Effect.void : record(metadata.id, Exit.succeed(exit.value))
+            if (queue.resultTimeToLive === undefined) return Effect.void
+            // A success its schema cannot encode fails the attempt: it could never be read back.
+            return results.set(queue.outcome(metadata.id), Exit.succeed(exit.value)).pipe(
+              Effect.catchTag("PersistenceError", (error) => Effect.fail(storeError(queue, "consume", error))),
+              Effect.catchTag("SchemaError", (error) =>
+                failAttempt(
+                  metadata,
+                  Cause.fail(
+                    new JobSchemaError({
+                      pool: queue.name,
+                      jobId: metadata.id,
+                      side: "success",
+                      stage: "encode",
+                      reason: error.message
+                    })
+                  )
+                ))
+            )
           }
           const cause = exit.cause
           if (Cause.hasInterruptsOnly(cause) || isShutdown(cause)) return Effect.interrupt
-          if (metadata.attempts < queue.maxAttempts) return Effect.failCause(cause)
-          const failure = Cause.findErrorOption(cause)
-          const final: Exit.Exit<A, E | JobFailure> = Option.isSome(failure)
-            ? Exit.fail(failure.value as E | JobFailure)
-            : Exit.die(Cause.squash(cause))
-          return Effect.andThen(Effect.ignore(record(metadata.id, final)), Effect.failCause(cause))
+          return failAttempt(metadata, cause)
         }
       )
 

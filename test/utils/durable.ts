@@ -233,6 +233,29 @@ export const durableConformance = (store: string, makeStore: MakeStore) =>
         assert.strictEqual(yield* DurableQueue.result(queue, "refused"), 5)
       }))
 
+    live(
+      "a success its schema cannot encode fails the attempt with JobSchemaError, and is retried",
+      () =>
+        Effect.gen(function*() {
+          const queue = queueOf("bad-success", { maxAttempts: 2 })
+          yield* DurableQueue.consume(queue, {
+            handler: (_, job) => Effect.succeed(job.attempts === 1 ? ("not a number" as unknown as number) : 2)
+          })
+          const id = yield* DurableQueue.offer(queue, { n: 1 })
+          assert.strictEqual(yield* DurableQueue.result(queue, id), 2)
+
+          const always = queueOf("bad-success-final", { maxAttempts: 1 })
+          yield* DurableQueue.consume(always, { handler: () => Effect.succeed("never a number" as unknown as number) })
+          const badId = yield* DurableQueue.offer(always, { n: 1 })
+          const error = failureOf(yield* Effect.exit(DurableQueue.result(always, badId)))
+          assert.instanceOf(error, WorkerPoolError.JobSchemaError)
+          assert.strictEqual((error as WorkerPoolError.JobSchemaError).side, "success")
+          assert.strictEqual((error as WorkerPoolError.JobSchemaError).stage, "encode")
+          const failed = yield* eventually(DurableQueue.failed(always), (jobs) => jobs.length === 1)
+          assert.include(failed[0].reason, "JobSchemaError")
+        })
+    )
+
     live("an attempt that runs past its timeout fails with JobTimeout and is retried", () =>
       Effect.gen(function*() {
         const queue = queueOf("timeout", { maxAttempts: 2 })
