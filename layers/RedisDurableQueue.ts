@@ -1,6 +1,6 @@
 /**
- * Durable queues on Redis: `PersistedQueue`'s Redis store and `Persistence`'s Redis backing, through
- * `@effect/platform-node`'s `NodeRedis`. Every key of one queue carries the queue's name as a hash tag
+ * Durable queues on Redis: this library's `RedisQueueStore` (or `PersistedQueue`'s own Redis store) and
+ * `Persistence`'s Redis backing, through `@effect/platform-node`'s `NodeRedis`. Every key of one queue carries the queue's name as a hash tag
  * (`<prefix>{<name>}:...`), so a queue lives in one slot and works on a Redis Cluster.
  *
  * @since 0.1.0
@@ -17,6 +17,7 @@ import * as Redis from "effect/persistence/Redis"
 import * as Scope from "effect/Scope"
 import { DurableQueueStore, type FailedRecord } from "../src/DurableQueue.ts"
 import { invalidStoreOption, resolveTimings, type StoreTimings } from "../src/internal/durableOptions.ts"
+import * as RedisQueueStore from "../src/RedisQueueStore.ts"
 import { DurableQueueError, type InvalidQueueOptions } from "../src/WorkerPoolError.ts"
 
 /**
@@ -28,7 +29,16 @@ import { DurableQueueError, type InvalidQueueOptions } from "../src/WorkerPoolEr
 export interface Options extends StoreTimings {
   /** Starts every key. Default `"ewp:"`; it may not contain `{` or `}`. */
   readonly prefix?: string | undefined
-  /** How often an idle consumer looks for new jobs. Default `"100 millis"`. */
+  /**
+   * Which `PersistedQueueStore` keeps the jobs: `"ewp"` (default), this library's `RedisQueueStore` (one round
+   * trip per job, idle consumers woken by the server), or `"stock"`, `PersistedQueue`'s own Redis store (two round
+   * trips per job, idle consumers poll). The two do not share a queue's keys: switch stores on an empty queue.
+   */
+  readonly store?: "ewp" | "stock" | undefined
+  /**
+   * The `"ewp"` store: the longest an idle consumer waits without a wake-up from the server (default `"1 second"`).
+   * The `"stock"` store: how often an idle consumer looks for new jobs (default `"100 millis"`).
+   */
   readonly pollInterval?: Duration.Input | undefined
   /**
    * How long a claimed job stays locked without a refresh: a consumer that dies loses its jobs to others after
@@ -56,19 +66,45 @@ export const layerStore = (
       const persistence = yield* Persistence.Persistence
       const layerScope = yield* Effect.scope
       const queuePrefix = (queue: string) => `${resolved.prefix}{${queue}}:`
-      const makeStore = (queue: string) =>
-        PersistedQueue.makeStoreRedis({
-          prefix: queuePrefix(queue),
-          pollInterval: resolved.pollInterval,
-          lockExpiration: resolved.lockExpiration,
-          lockRefreshInterval: resolved.lockRefreshInterval
-        }).pipe(Effect.provideService(Redis.Redis, redis))
+      const storeOptions = (queue: string) => ({
+        prefix: queuePrefix(queue),
+        pollInterval: resolved.pollInterval,
+        lockExpiration: resolved.lockExpiration,
+        lockRefreshInterval: resolved.lockRefreshInterval
+      })
+      const makeStore = (queue: string): Effect.Effect<
+        PersistedQueue.PersistedQueueStore["Service"],
+        never,
+        Scope.Scope
+      > =>
+        (resolved.store === "stock"
+          ? PersistedQueue.makeStoreRedis(storeOptions(queue))
+          : RedisQueueStore.make(storeOptions(queue))).pipe(Effect.provideService(Redis.Redis, redis))
       const shared = new Map<string, Deferred.Deferred<PersistedQueue.PersistedQueueStore["Service"]>>()
-      const requeueFailed = redis.eval(requeueScript)
+      const requeueStock = redis.eval(requeueStockScript)
+      const requeueOwn = redis.eval(requeueOwnScript)
       const findFailed = redis.eval(findFailedScript)
       const keys = (queue: string) => {
         const base = `${queuePrefix(queue)}${queue}`
         return { queue: base, failed: `${base}:failed`, ids: `${base}:ids` }
+      }
+      const requeue = (queue: string, record: ParsedRecord) => {
+        const k = keys(queue)
+        if (resolved.store === "stock") {
+          const payload = JSON.stringify({ id: record.id, element: record.element })
+          return requeueStock(k.failed, k.queue, k.ids, record.raw, payload, record.id)
+        }
+        const own = RedisQueueStore.keysOf(queuePrefix(queue), queue)
+        return requeueOwn(
+          own.failed,
+          own.waiting,
+          own.jobs,
+          own.ids,
+          own.wake,
+          record.raw,
+          record.id,
+          JSON.stringify(record.element)
+        )
       }
       const fail = (queue: string, operation: "failed" | "requeue") => (error: Redis.RedisError) =>
         new DurableQueueError({ queue, operation, reason: `Redis: ${String(error.cause)}` })
@@ -106,10 +142,7 @@ export const layerStore = (
             const records = yield* readFailed(queue)
             const found = records.find((record) => record.id === id)
             if (found === undefined) return false
-            const k = keys(queue)
-            const payload = JSON.stringify({ id, element: found.element })
-            const moved = yield* requeueFailed(k.failed, k.queue, k.ids, found.raw, payload, id)
-            return moved === 1
+            return (yield* requeue(queue, found)) === 1
           }).pipe(Effect.mapError(fail(queue, "requeue")))
       })
     })
@@ -151,6 +184,35 @@ const parseRecord = (raw: string): Array<ParsedRecord> => {
 
 const parseJson = Option.liftThrowable((text: string): unknown => JSON.parse(text))
 
+// Moves one failed record of the "ewp" store back to the tail of its queue, only if it is still in the failed list.
+const requeueOwnScript = Redis.script(
+  (
+    ...args: [
+      keyFailed: string,
+      keyWaiting: string,
+      keyJobs: string,
+      keyIds: string,
+      keyWake: string,
+      record: string,
+      id: string,
+      element: string
+    ]
+  ) => args,
+  {
+    lua: `
+if redis.call("LREM", KEYS[1], 1, ARGV[1]) == 0 then
+  return 0
+end
+redis.call("HSET", KEYS[3], ARGV[2], ARGV[3])
+redis.call("RPUSH", KEYS[2], ARGV[2])
+redis.call("ZADD", KEYS[4], "+inf", ARGV[2])
+redis.call("PUBLISH", KEYS[5], "0")
+return 1
+`,
+    numberOfKeys: 5
+  }
+).withReturnType<number>()
+
 // The failed record of one id: every record starts with the id's field, as PersistedQueue writes it.
 const findFailedScript = Redis.script(
   (...args: [keyFailed: string, start: string]) => args,
@@ -170,7 +232,7 @@ return nil
 
 // Moves one failed record back to the queue, only if it is still in the failed list (a concurrent requeue of the
 // same id moves it once). The id stays parked in the de-duplication set while the job waits again.
-const requeueScript = Redis.script(
+const requeueStockScript = Redis.script(
   (...args: [keyFailed: string, keyQueue: string, keyIds: string, record: string, payload: string, id: string]) => args,
   {
     lua: `
@@ -191,6 +253,12 @@ const resolve = (options: Options) =>
     if (typeof prefix !== "string" || /[{}]/.test(prefix)) {
       return yield* invalidStoreOption("prefix", prefix, "a string without { or }")
     }
-    const timings = yield* resolveTimings(options, { pollInterval: Duration.millis(100) })
-    return { prefix, ...timings }
+    const store = options.store ?? "ewp"
+    if (store !== "ewp" && store !== "stock") {
+      return yield* invalidStoreOption("store", store, `"ewp" or "stock"`)
+    }
+    const timings = yield* resolveTimings(options, {
+      pollInterval: store === "stock" ? Duration.millis(100) : Duration.seconds(1)
+    })
+    return { prefix, store, ...timings }
   })

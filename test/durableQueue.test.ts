@@ -30,8 +30,16 @@ const pgWithSchema = Layer.effectDiscard(
 
 durableConformance("memory", () => DurableQueue.layerMemory)
 
-durableConformance("Redis", () =>
+durableConformance("Redis (RedisQueueStore)", () =>
   RedisDurableQueue.layerStore({
+    prefix: redisPrefix,
+    lockExpiration: "5 seconds",
+    lockRefreshInterval: "1 second"
+  }).pipe(Layer.provide(redisClient)))
+
+durableConformance("Redis (PersistedQueue's own store)", () =>
+  RedisDurableQueue.layerStore({
+    store: "stock",
     prefix: redisPrefix,
     pollInterval: "10 millis",
     lockExpiration: "5 seconds",
@@ -67,7 +75,7 @@ describe("the durable queue on Redis, in one process", () => {
     }).pipe(
       Effect.scoped,
       Effect.provide(
-        RedisDurableQueue.layerStore({ prefix: redisPrefix, pollInterval: "30 seconds" }).pipe(
+        RedisDurableQueue.layerStore({ store: "stock", prefix: redisPrefix, pollInterval: "30 seconds" }).pipe(
           Layer.provide(redisClient)
         )
       )
