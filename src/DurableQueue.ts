@@ -23,6 +23,7 @@ import * as Persistence from "effect/persistence/Persistence"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
+import { deadLetterCause } from "./internal/deadLetter.ts"
 import * as WorkerPool from "./WorkerPool.ts"
 import {
   DurableQueueError,
@@ -814,23 +815,11 @@ const persistedQueue = <I, A, E>(
     )
   })
 
-// `PersistedQueue` marks a job whose stored input fails to decode with this tag, so that its store records it as
-// failed at once instead of retrying it.
-const deadLetterTag = "~effect/persistence/PersistedQueue/DeadLetter"
-
 const deadLetterReason = (cause: Cause.Cause<unknown>): string | undefined => {
-  for (const reason of cause.reasons) {
-    if (Cause.isFailReason(reason)) {
-      const error = reason.error as { readonly _tag?: unknown; readonly cause?: Cause.Cause<unknown> }
-      if (typeof error === "object" && error !== null && error._tag === deadLetterTag && error.cause !== undefined) {
-        const failure = Cause.findErrorOption(error.cause)
-        return Option.isSome(failure) && failure.value instanceof Error
-          ? failure.value.message
-          : Cause.pretty(error.cause)
-      }
-    }
-  }
-  return undefined
+  const decode = deadLetterCause(cause)
+  if (decode === undefined) return undefined
+  const failure = Cause.findErrorOption(decode)
+  return Option.isSome(failure) && failure.value instanceof Error ? failure.value.message : Cause.pretty(decode)
 }
 
 const isShutdown = (cause: Cause.Cause<unknown>): boolean => {
