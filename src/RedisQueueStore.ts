@@ -104,6 +104,11 @@ export const make = (
     const refreshScript = redis.eval(refreshLua)
     const cleanupScript = redis.eval(cleanupLua)
 
+    // A claim's token is unique per acquisition: this store's id, then a number per claiming script.
+    const storeId = SecureRandom.uuidV4Unsafe()
+    let claims = 0
+    const nextTokenPrefix = () => `${prefix}lock:${storeId}:${++claims}:`
+
     const mailboxes = new Map<string, Mailbox>()
     const maxAttemptsOf = new Map<string, number>()
 
@@ -125,9 +130,10 @@ export const make = (
       return elements.length
     }
 
-    /** A script's answer says in how many milliseconds the next delayed job or lock expiry is due (-1: none). */
+    /** A script's answer says in how many milliseconds the next delayed job or lock expiry is due. */
     const nextWake = (mailbox: Mailbox, delta: unknown) => {
       const millis = Number(delta)
+      if (millis === -2) return
       mailbox.wakeAt = Number.isFinite(millis) && millis >= 0 ? clock.currentTimeMillisUnsafe() + millis : 0
     }
 
@@ -152,7 +158,8 @@ export const make = (
           held: new Map(),
           nudge: Latch.makeUnsafe(false),
           hasTakers: Latch.makeUnsafe(false),
-          wakeAt: 0
+          wakeAt: 0,
+          lastFull: 0
         }
         mailboxes.set(name, mailbox)
         const keyArgs = takeKeys(keys)
@@ -165,7 +172,7 @@ export const make = (
               ? undefined
               : yield* takeScript(
                 ...keyArgs,
-                `${prefix}lock:${SecureRandom.uuidV4Unsafe()}:`,
+                nextTokenPrefix(),
                 want,
                 lockMillis,
                 maxAttemptsOf.get(name) ?? 2147483647
@@ -177,8 +184,8 @@ export const make = (
               continue
             }
             if (want <= 0) {
-              // the mailbox holds enough for its takers: wait for one more taker or a wake-up
-              yield* Effect.raceFirst(mailbox.nudge.await, Effect.sleep(pollMillis))
+              // the mailbox holds enough for its takers: wait for a taker it cannot serve
+              yield* mailbox.nudge.await
               continue
             }
             const until = mailbox.wakeAt > 0
@@ -223,6 +230,13 @@ export const make = (
           return mailbox
         })
       })
+
+    const fullClaim = (mailbox: Mailbox) => {
+      const now = clock.currentTimeMillisUnsafe()
+      if (now - mailbox.lastFull < 100) return false
+      mailbox.lastFull = now
+      return true
+    }
 
     const ack = (claim: Claim, effect: Effect.Effect<unknown, Redis.RedisError>) =>
       effect.pipe(
@@ -282,7 +296,8 @@ export const make = (
           const mailbox = yield* mailboxOf(options.name)
           mailbox.takers++
           mailbox.hasTakers.openUnsafe()
-          mailbox.nudge.openUnsafe()
+          // the fetcher claims only for takers the mailbox cannot serve
+          if (mailbox.takers > Queue.sizeUnsafe(mailbox.queue)) mailbox.nudge.openUnsafe()
           const claim = yield* Effect.onExit(restore(Queue.take(mailbox.queue)), () =>
             Effect.sync(() => {
               mailbox.takers--
@@ -332,10 +347,11 @@ export const make = (
               ...takeKeys(keys),
               claim.id,
               claim.token,
-              `${prefix}lock:${SecureRandom.uuidV4Unsafe()}:`,
+              nextTokenPrefix(),
               1,
               lockMillis,
-              options.maxAttempts
+              options.maxAttempts,
+              fullClaim(mailbox) ? 1 : 0
             ),
             (reply) => {
               nextWake(mailbox, reply[1])
@@ -486,8 +502,10 @@ interface Mailbox {
   readonly held: Map<string, Claim>
   readonly nudge: Latch.Latch
   readonly hasTakers: Latch.Latch
-  /** When the next delayed job becomes visible or the next lock expires (server time), 0 when unknown. */
+  /** When the next delayed job becomes visible or the next lock expires (this process's clock), 0 when unknown. */
   wakeAt: number
+  /** When a completion last made a full claim: one does at least every 100 ms, to recover and promote jobs. */
+  lastFull: number
 }
 
 const parseJson = Option.liftThrowable((payload: string): unknown => JSON.parse(payload))
@@ -515,17 +533,16 @@ local clock = redis.call("TIME")
 local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
 `
 
-// Recovers claims whose lock expired (to the head of the queue, or to the failed record after the last attempt),
-// makes due delayed jobs visible, then claims up to n jobs from the head for one taker each. Returns in how many
-// milliseconds the next delayed job or lock expiry is due (-1 when none); the claims go to out, as id, payload,
-// attempts, token.
+// Claims up to n jobs from the head of the queue, one per taker; the claims go to out, as id, payload, attempts,
+// token. A full claim first recovers claims whose lock expired (to the head of the queue, or to the failed record
+// after the last attempt) and makes due delayed jobs visible; a quick one does that only when the queue runs short.
+// Returns in how many milliseconds the next delayed job or lock expiry is due: -1 when none, -2 when not looked at.
 const claimLua = `
 local function json_id(id)
   return (string.gsub(cjson.encode(id), "\\\\/", "/"))
 end
 
-local function claim(k_waiting, k_delayed, k_jobs, k_attempts, k_active, k_owner, k_failed, k_ids, k_wake,
-  token_prefix, n, lock_ms, max_attempts, now, out)
+local function recover(k_waiting, k_jobs, k_attempts, k_active, k_owner, k_failed, k_ids, max_attempts, now)
   local expired = redis.call("ZRANGEBYSCORE", k_active, "-inf", now, "LIMIT", 0, 100)
   for _, id in ipairs(expired) do
     redis.call("ZREM", k_active, id)
@@ -544,29 +561,45 @@ local function claim(k_waiting, k_delayed, k_jobs, k_attempts, k_active, k_owner
       end
     end
   end
+end
+
+local function pop(k_waiting, k_jobs, k_attempts, k_active, k_owner, token_prefix, first, n, lock_ms, now, out)
+  local got = 0
+  if n <= 0 then return 0 end
+  local ids = redis.call("LPOP", k_waiting, n)
+  if not ids then return 0 end
+  for _, id in ipairs(ids) do
+    local payload = redis.call("HGET", k_jobs, id)
+    if payload then
+      local attempts = redis.call("HINCRBY", k_attempts, id, 1)
+      local token = token_prefix .. (first + got)
+      redis.call("HSET", k_owner, id, token)
+      redis.call("ZADD", k_active, now + lock_ms, id)
+      out[#out + 1] = id
+      out[#out + 1] = payload
+      out[#out + 1] = attempts
+      out[#out + 1] = token
+      got = got + 1
+    end
+  end
+  return got
+end
+
+local function claim(k_waiting, k_delayed, k_jobs, k_attempts, k_active, k_owner, k_failed, k_ids, k_wake,
+  token_prefix, n, lock_ms, max_attempts, now, out, full)
+  local got = 0
+  if not full then
+    -- the common case of a busy consumer: the queue has jobs, and one pop is all it takes
+    got = pop(k_waiting, k_jobs, k_attempts, k_active, k_owner, token_prefix, 1, n, lock_ms, now, out)
+    if got == n then return -2 end
+  end
+  recover(k_waiting, k_jobs, k_attempts, k_active, k_owner, k_failed, k_ids, max_attempts, now)
   local due = redis.call("ZRANGEBYSCORE", k_delayed, "-inf", now, "LIMIT", 0, 100)
   if #due > 0 then
     redis.call("RPUSH", k_waiting, unpack(due))
     redis.call("ZREM", k_delayed, unpack(due))
   end
-  if n > 0 then
-    local ids = redis.call("LPOP", k_waiting, n)
-    if ids then
-      for i, id in ipairs(ids) do
-        local payload = redis.call("HGET", k_jobs, id)
-        if payload then
-          local attempts = redis.call("HINCRBY", k_attempts, id, 1)
-          local token = token_prefix .. i
-          redis.call("HSET", k_owner, id, token)
-          redis.call("ZADD", k_active, now + lock_ms, id)
-          out[#out + 1] = id
-          out[#out + 1] = payload
-          out[#out + 1] = attempts
-          out[#out + 1] = token
-        end
-      end
-    end
-  end
+  got = got + pop(k_waiting, k_jobs, k_attempts, k_active, k_owner, token_prefix, got + 1, n - got, lock_ms, now, out)
   local wake = -1
   local first_delayed = redis.call("ZRANGE", k_delayed, 0, 0, "WITHSCORES")
   if first_delayed[2] then wake = tonumber(first_delayed[2]) end
@@ -626,7 +659,7 @@ ${nowLua}
 ${claimLua}
 local out = { 0 }
 out[1] = claim(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9],
-  ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), now, out)
+  ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), now, out, true)
 return out
 `
   }
@@ -650,7 +683,8 @@ const completeLua = Redis.script(
       tokenPrefix: string,
       n: number,
       lockMillis: number,
-      maxAttempts: number
+      maxAttempts: number,
+      full: number
     ]
   ) => args,
   {
@@ -671,7 +705,7 @@ local function settle()
 end
 local out = { settle() and 1 or 0, 0 }
 out[2] = claim(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9],
-  ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), now, out)
+  ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), now, out, ARGV[7] == "1")
 return out
 `
   }
