@@ -27,6 +27,14 @@ export * as ThreadPool from "./ThreadPool.ts"
 export * as DurableQueue from "./DurableQueue.ts"
 
 /**
+ * A `PersistedQueueStore` on Redis with one round trip per job and server wake-ups: the durable queue's default
+ * Redis store.
+ *
+ * @since 0.1.0
+ */
+export * as RedisQueueStore from "./RedisQueueStore.ts"
+
+/**
  * The errors a worker pool produces besides a job's own error.
  *
  * @since 0.1.0
