@@ -168,17 +168,20 @@ export const make = (
             yield* mailbox.hasTakers.await
             mailbox.nudge.closeUnsafe()
             const want = mailbox.takers - Queue.sizeUnsafe(mailbox.queue)
-            const reply = want <= 0
-              ? undefined
-              : yield* takeScript(
-                ...keyArgs,
-                nextTokenPrefix(),
-                want,
-                lockMillis,
-                maxAttemptsOf.get(name) ?? 2147483647
-              )
-            if (reply !== undefined) nextWake(mailbox, reply[0])
-            const got = reply === undefined ? 0 : deliver(mailbox, reply, 1)
+            // A claim in flight is never abandoned: its jobs reach the mailbox, which the store releases at close.
+            const got = want <= 0 ? 0 : yield* takeScript(
+              ...keyArgs,
+              nextTokenPrefix(),
+              want,
+              lockMillis,
+              maxAttemptsOf.get(name) ?? 2147483647
+            ).pipe(
+              Effect.map((reply) => {
+                nextWake(mailbox, reply[0])
+                return deliver(mailbox, reply, 1)
+              }),
+              Effect.uninterruptible
+            )
             if (got > 0) {
               yield* Effect.yieldNow
               continue
