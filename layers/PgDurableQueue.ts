@@ -63,7 +63,7 @@ export const layerStore = (
       }).pipe(Effect.provideService(SqlClient.SqlClient, client))
       // Built now, in the layer's scope: it creates the table, so a bad connection fails the layer.
       const shared = yield* makeStore
-      const fail = (queue: string, operation: "failed" | "requeue") => (error: SqlError) =>
+      const fail = (queue: string, operation: DurableQueueError["operation"]) => (error: SqlError) =>
         new DurableQueueError({ queue, operation, reason: `PostgreSQL: ${error.message}` })
       return DurableQueueStore.of({
         kind: "postgres",
@@ -84,6 +84,32 @@ export const layerStore = (
           `.pipe(
             Effect.map((rows) => rows.length === 0 ? undefined : toRecord(rows[0])),
             Effect.mapError(fail(queue, "failed"))
+          ),
+        remove: (queue, id) =>
+          sql<{ readonly id: string }>`
+            DELETE FROM ${table} WHERE queue_name = ${queue} AND id = ${id} AND state = 'failed' RETURNING id
+          `.pipe(
+            Effect.map((rows) => rows.length > 0),
+            Effect.mapError(fail(queue, "remove"))
+          ),
+        counts: (queue) =>
+          sql<
+            { readonly waiting: number; readonly delayed: number; readonly running: number; readonly failed: number }
+          >`
+            SELECT
+              COUNT(*) FILTER (WHERE state = 'pending' AND acquired_by IS NULL AND visible_at <= NOW()) AS waiting,
+              COUNT(*) FILTER (WHERE state = 'pending' AND acquired_by IS NULL AND visible_at > NOW()) AS delayed,
+              COUNT(*) FILTER (WHERE state = 'pending' AND acquired_by IS NOT NULL) AS running,
+              COUNT(*) FILTER (WHERE state = 'failed') AS failed
+            FROM ${table} WHERE queue_name = ${queue}
+          `.pipe(
+            Effect.map(([row]) => ({
+              waiting: Number(row.waiting),
+              delayed: Number(row.delayed),
+              running: Number(row.running),
+              failed: Number(row.failed)
+            })),
+            Effect.mapError(fail(queue, "counts"))
           ),
         requeue: (queue, id) =>
           sql<{ readonly id: string }>`

@@ -84,6 +84,8 @@ export const layerStore = (
       const requeueStock = redis.eval(requeueStockScript)
       const requeueOwn = redis.eval(requeueOwnScript)
       const findFailed = redis.eval(findFailedScript)
+      const removeFailed = redis.eval(removeFailedScript)
+      const countAll = redis.eval(countScript)
       const keys = (queue: string) => {
         const base = `${queuePrefix(queue)}${queue}`
         return { queue: base, failed: `${base}:failed`, ids: `${base}:ids` }
@@ -106,7 +108,7 @@ export const layerStore = (
           JSON.stringify(record.element)
         )
       }
-      const fail = (queue: string, operation: "failed" | "requeue") => (error: Redis.RedisError) =>
+      const fail = (queue: string, operation: DurableQueueError["operation"]) => (error: Redis.RedisError) =>
         new DurableQueueError({ queue, operation, reason: `Redis: ${String(error.cause)}` })
       const readFailed = (queue: string) =>
         Effect.map(
@@ -137,6 +139,23 @@ export const layerStore = (
             Effect.map((raw) => raw === null ? undefined : parseRecord(raw)[0]),
             Effect.mapError(fail(queue, "failed"))
           ),
+        remove: (queue, id) =>
+          Effect.gen(function*() {
+            const found = (yield* readFailed(queue)).find((record) => record.id === id)
+            if (found === undefined) return false
+            const k = keys(queue)
+            return (yield* removeFailed(k.failed, k.ids, found.raw, id)) === 1
+          }).pipe(Effect.mapError(fail(queue, "remove"))),
+        counts: (queue) => {
+          const own = RedisQueueStore.keysOf(queuePrefix(queue), queue)
+          const k = keys(queue)
+          return (resolved.store === "stock"
+            ? countAll(k.queue, `${k.queue}:delayed`, `${k.queue}:pending`, k.failed, "list", "zset", "hash", "list")
+            : countAll(own.waiting, own.delayed, own.active, own.failed, "list", "zset", "zset", "list")).pipe(
+              Effect.map(([waiting, delayed, running, failed]) => ({ waiting, delayed, running, failed })),
+              Effect.mapError(fail(queue, "counts"))
+            )
+        },
         requeue: (queue, id) =>
           Effect.gen(function*() {
             const records = yield* readFailed(queue)
@@ -212,6 +231,45 @@ return 1
     numberOfKeys: 5
   }
 ).withReturnType<number>()
+
+// Removes one failed record and forgets its id.
+const removeFailedScript = Redis.script(
+  (...args: [keyFailed: string, keyIds: string, record: string, id: string]) => args,
+  {
+    lua: `
+if redis.call("LREM", KEYS[1], 1, ARGV[1]) == 0 then
+  return 0
+end
+redis.call("ZREM", KEYS[2], ARGV[2])
+return 1
+`,
+    numberOfKeys: 2
+  }
+).withReturnType<number>()
+
+type KeyKind = "list" | "zset" | "hash"
+
+// The sizes of four keys in one request.
+const countScript = Redis.script(
+  (...args: [string, string, string, string, KeyKind, KeyKind, KeyKind, KeyKind]) => args,
+  {
+    lua: `
+local out = {}
+for i = 1, 4 do
+  local kind = ARGV[i]
+  if kind == "list" then
+    out[i] = redis.call("LLEN", KEYS[i])
+  elseif kind == "zset" then
+    out[i] = redis.call("ZCARD", KEYS[i])
+  else
+    out[i] = redis.call("HLEN", KEYS[i])
+  end
+end
+return out
+`,
+    numberOfKeys: 4
+  }
+).withReturnType<[number, number, number, number]>()
 
 // The failed record of one id: every record starts with the id's field, as PersistedQueue writes it.
 const findFailedScript = Redis.script(

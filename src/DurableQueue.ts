@@ -195,7 +195,28 @@ export class DurableQueueStore extends Context.Service<DurableQueueStore, {
   readonly requeue: (queue: string, id: string) => Effect.Effect<boolean, DurableQueueError>
   /** The failed-jobs record of one job, if it is failed. */
   readonly failedJob: (queue: string, id: string) => Effect.Effect<FailedRecord | undefined, DurableQueueError>
+  /** Removes a failed job from the record and forgets its id; `false` when no failed job has that id. */
+  readonly remove: (queue: string, id: string) => Effect.Effect<boolean, DurableQueueError>
+  /** How many jobs the queue holds in each state, as far as the store can tell. */
+  readonly counts: (queue: string) => Effect.Effect<Counts, DurableQueueError>
 }>()("effect-worker-pool/DurableQueueStore") {}
+
+/**
+ * How many jobs a queue holds in each state. The memory store counts only its failed jobs (`undefined` elsewhere).
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Counts {
+  /** Ready to run. */
+  readonly waiting: number | undefined
+  /** Not visible yet: offered with a delay, or waiting for a retry. */
+  readonly delayed: number | undefined
+  /** Claimed by a consumer (running, or claimed by a consumer that died, until its lock expires). */
+  readonly running: number | undefined
+  /** In the failed-jobs record. */
+  readonly failed: number
+}
 
 /**
  * Defines a durable queue. `error` defaults to `Schema.Never` (a handler that cannot fail); `maxAttempts` defaults
@@ -651,6 +672,43 @@ export const cleanup = <I, A, E>(
   })
 
 /**
+ * Removes a failed job from the failed-jobs record, with its kept error, and forgets its id (it can be offered
+ * again). Returns `false` when the record holds no failed job with that id.
+ *
+ * @category operations
+ * @since 0.1.0
+ */
+export const remove = <I, A, E>(
+  queue: DurableQueue<I, A, E>,
+  id: string
+): Effect.Effect<boolean, InvalidQueueOptions | DurableQueueError, DurableQueueStore> =>
+  Effect.scoped(Effect.gen(function*() {
+    if (queue.invalid !== undefined) return yield* queue.invalid
+    const backend = yield* DurableQueueStore
+    const removed = yield* backend.remove(queue.name, id)
+    if (removed) {
+      const results = yield* backend.persistence.make({ storeId: backend.resultsStoreId(queue.name) })
+      yield* results.remove(queue.outcome(id)).pipe(Effect.mapError((error) => storeError(queue, "remove", error)))
+    }
+    return removed
+  }))
+
+/**
+ * How many jobs the queue holds in each state (see `Counts`), read from its store in one request.
+ *
+ * @category operations
+ * @since 0.1.0
+ */
+export const counts = <I, A, E>(
+  queue: DurableQueue<I, A, E>
+): Effect.Effect<Counts, InvalidQueueOptions | DurableQueueError, DurableQueueStore> =>
+  Effect.gen(function*() {
+    if (queue.invalid !== undefined) return yield* queue.invalid
+    const backend = yield* DurableQueueStore
+    return yield* backend.counts(queue.name)
+  })
+
+/**
  * The in-memory store: `PersistedQueue`'s memory store and `Persistence`'s memory backing, for one process. Jobs
  * and outcomes are lost with the process; use it for development, tests and in-process work.
  *
@@ -724,6 +782,20 @@ export const layerMemory: Layer.Layer<DurableQueueStore> = Layer.effect(
           const record = recordsOf(queue).get(id)
           return record === undefined ? undefined : publicRecord(record)
         }),
+      remove: (queue, id) =>
+        Effect.gen(function*() {
+          const records = recordsOf(queue)
+          if (!records.delete(id)) return false
+          yield* inner.cleanup({ timeToLive: Duration.infinity, failedTimeToLive: Duration.zero })
+          return true
+        }).pipe(Effect.mapError((error) => storeError({ name: queue }, "remove", error))),
+      counts: (queue) =>
+        Effect.sync(() => ({
+          waiting: undefined,
+          delayed: undefined,
+          running: undefined,
+          failed: recordsOf(queue).size
+        })),
       requeue: (queue, id) =>
         Effect.gen(function*() {
           const records = recordsOf(queue)

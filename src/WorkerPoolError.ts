@@ -184,7 +184,7 @@ export class JobSchemaError extends Schema.TaggedError<JobSchemaError>("effect-w
 /**
  * A durable queue's store could not be reached or answered with an error. `queue` names the queue, `operation` what
  * was being done (`"offer"`, `"consume"`, `"result"`, `"failed"`, `"requeue"`,
- * `"cleanup"`) and `reason` what the store reported.
+ * `"remove"`, `"counts"`, `"cleanup"`) and `reason` what the store reported.
  * Nothing was lost: an offer that fails with it may or may not have been stored, so offer it again with the same
  * `id` to be sure it is stored once.
  *
@@ -195,7 +195,7 @@ export class DurableQueueError extends Schema.TaggedError<DurableQueueError>("ef
   "DurableQueueError",
   {
     queue: Schema.String,
-    operation: Schema.Literals(["offer", "consume", "result", "failed", "requeue", "cleanup"]),
+    operation: Schema.Literals(["offer", "consume", "result", "failed", "requeue", "remove", "counts", "cleanup"]),
     reason: Schema.String
   }
 ) {

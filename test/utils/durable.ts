@@ -353,6 +353,57 @@ export const durableConformance = (store: string, makeStore: MakeStore) =>
         })
     )
 
+    live("counts tell waiting, delayed, running and failed jobs apart", () =>
+      Effect.gen(function*() {
+        const queue = queueOf("counts", { maxAttempts: 1 })
+        yield* DurableQueue.offer(queue, { n: 1 })
+        yield* DurableQueue.offer(queue, { n: 2 })
+        yield* DurableQueue.offer(queue, { n: 3 }, { delay: "1 hour" })
+        const before = yield* DurableQueue.counts(queue)
+        assert.strictEqual(before.failed, 0)
+        if (before.waiting !== undefined) {
+          assert.deepStrictEqual(before, { waiting: 2, delayed: 1, running: 0, failed: 0 })
+        }
+        const release = yield* Deferred.make<void>()
+        const started = yield* Queue.unbounded<number>()
+        yield* DurableQueue.consume(queue, {
+          handler: ({ n }, job) =>
+            Effect.andThen(
+              Queue.offer(started, n),
+              n === 1
+                ? Effect.fail(new Rejected({ reason: "one", attempt: job.attempts }))
+                : Effect.as(Deferred.await(release), n)
+            )
+        })
+        assert.deepStrictEqual([...(yield* takeN(started, 2))], [1, 2])
+        const during = yield* eventually(DurableQueue.counts(queue), (counts) => counts.failed === 1)
+        if (during.waiting !== undefined) {
+          assert.deepStrictEqual(during, { waiting: 0, delayed: 1, running: 1, failed: 1 })
+        }
+        yield* Deferred.succeed(release, undefined)
+      }))
+
+    live("remove takes a job out of the failed record and frees its id", () =>
+      Effect.gen(function*() {
+        const queue = queueOf("remove", { maxAttempts: 1 })
+        const seen = yield* Queue.unbounded<number>()
+        yield* DurableQueue.consume(queue, {
+          handler: ({ n }, job) =>
+            Effect.andThen(
+              Queue.offer(seen, n),
+              n < 0 ? Effect.fail(new Rejected({ reason: "negative", attempt: job.attempts })) : Effect.succeed(n)
+            )
+        })
+        yield* DurableQueue.offer(queue, { n: -1 }, { id: "doomed" })
+        yield* eventually(DurableQueue.failed(queue), (jobs) => jobs.length === 1)
+        assert.isTrue(yield* DurableQueue.remove(queue, "doomed"))
+        assert.deepStrictEqual(yield* DurableQueue.failed(queue), [])
+        assert.isFalse(yield* DurableQueue.remove(queue, "doomed"))
+        assert.strictEqual((yield* DurableQueue.counts(queue)).failed, 0)
+        yield* DurableQueue.offer(queue, { n: 4 }, { id: "doomed" })
+        assert.strictEqual(yield* DurableQueue.result(queue, "doomed"), 4)
+      }))
+
     live("bad options fail with InvalidQueueOptions naming the option", () =>
       Effect.gen(function*() {
         const badName = DurableQueue.define({ name: "a{b}", input: Input, success: Schema.Number })
