@@ -63,6 +63,7 @@ export const layerStore = (
       }).pipe(Effect.provideService(SqlClient.SqlClient, client))
       // Built now, in the layer's scope: it creates the table, so a bad connection fails the layer.
       const shared = yield* makeStore
+      const resultsStoreId = (queue: string) => `effect-worker-pool/${queue}`
       const fail = (queue: string, operation: DurableQueueError["operation"]) => (error: SqlError) =>
         new DurableQueueError({ queue, operation, reason: `PostgreSQL: ${error.message}` })
       return DurableQueueStore.of({
@@ -70,7 +71,7 @@ export const layerStore = (
         store: () => Effect.succeed(shared),
         consumerStore: () => Effect.orDie(makeStore),
         persistence,
-        resultsStoreId: (queue) => `effect-worker-pool/${queue}`,
+        resultsStoreId,
         failed: (queue) =>
           sql<Row>`
             SELECT id, element, attempts, COALESCE(last_failure, '') AS reason FROM ${table}
@@ -119,7 +120,14 @@ export const layerStore = (
             WHERE queue_name = ${queue} AND id = ${id} AND state = 'failed'
             RETURNING id
           `.pipe(
+            // in one transaction with the removal of the job's old outcome: no run sees the job before both
+            Effect.tap((rows): Effect.Effect<unknown, SqlError> =>
+              rows.length === 0
+                ? Effect.void
+                : sql`DELETE FROM effect_persistence WHERE store_id = ${resultsStoreId(queue)} AND id = ${id}`
+            ),
             Effect.map((rows) => rows.length > 0),
+            sql.withTransaction,
             Effect.mapError(fail(queue, "requeue"))
           )
       })

@@ -79,7 +79,8 @@ export const layerStore = (
       > =>
         (resolved.store === "stock"
           ? PersistedQueue.makeStoreRedis(storeOptions(queue))
-          : RedisQueueStore.make(storeOptions(queue))).pipe(Effect.provideService(Redis.Redis, redis))
+          // the options were checked when the layer was built
+          : Effect.orDie(RedisQueueStore.make(storeOptions(queue)))).pipe(Effect.provideService(Redis.Redis, redis))
       const shared = new Map<string, Deferred.Deferred<PersistedQueue.PersistedQueueStore["Service"]>>()
       const requeueStock = redis.eval(requeueStockScript)
       const requeueOwn = redis.eval(requeueOwnScript)
@@ -90,11 +91,16 @@ export const layerStore = (
         const base = `${queuePrefix(queue)}${queue}`
         return { queue: base, failed: `${base}:failed`, ids: `${base}:ids` }
       }
+      const resultsStoreId = (queue: string) => `${queuePrefix(queue)}results`
+      // Where `Persistence`'s Redis backing keeps a job's outcome: its store id, escaped, then the job's id.
+      const outcomeKey = (queue: string, id: string) =>
+        `${resultsStoreId(queue).replace(/%/g, "%25").replace(/:/g, "%3A")}:${id}`
       const requeue = (queue: string, record: ParsedRecord) => {
         const k = keys(queue)
+        const outcome = outcomeKey(queue, record.id)
         if (resolved.store === "stock") {
           const payload = JSON.stringify({ id: record.id, element: record.element })
-          return requeueStock(k.failed, k.queue, k.ids, record.raw, payload, record.id)
+          return requeueStock(k.failed, k.queue, k.ids, outcome, record.raw, payload, record.id)
         }
         const own = RedisQueueStore.keysOf(queuePrefix(queue), queue)
         return requeueOwn(
@@ -103,6 +109,7 @@ export const layerStore = (
           own.jobs,
           own.ids,
           own.wake,
+          outcome,
           record.raw,
           record.id,
           JSON.stringify(record.element)
@@ -132,7 +139,7 @@ export const layerStore = (
           }),
         consumerStore: makeStore,
         persistence,
-        resultsStoreId: (queue) => `${queuePrefix(queue)}results`,
+        resultsStoreId,
         failed: (queue) => Effect.mapError(readFailed(queue), fail(queue, "failed")),
         failedJob: (queue, id) =>
           findFailed(keys(queue).failed, `{"id":${JSON.stringify(id)},`).pipe(
@@ -212,6 +219,7 @@ const requeueOwnScript = Redis.script(
       keyJobs: string,
       keyIds: string,
       keyWake: string,
+      keyOutcome: string,
       record: string,
       id: string,
       element: string
@@ -222,13 +230,14 @@ const requeueOwnScript = Redis.script(
 if redis.call("LREM", KEYS[1], 1, ARGV[1]) == 0 then
   return 0
 end
+redis.call("DEL", KEYS[6])
 redis.call("HSET", KEYS[3], ARGV[2], ARGV[3])
 redis.call("RPUSH", KEYS[2], ARGV[2])
 redis.call("ZADD", KEYS[4], "+inf", ARGV[2])
 redis.call("PUBLISH", KEYS[5], "0")
 return 1
 `,
-    numberOfKeys: 5
+    numberOfKeys: 6
   }
 ).withReturnType<number>()
 
@@ -291,17 +300,28 @@ return nil
 // Moves one failed record back to the queue, only if it is still in the failed list (a concurrent requeue of the
 // same id moves it once). The id stays parked in the de-duplication set while the job waits again.
 const requeueStockScript = Redis.script(
-  (...args: [keyFailed: string, keyQueue: string, keyIds: string, record: string, payload: string, id: string]) => args,
+  (
+    ...args: [
+      keyFailed: string,
+      keyQueue: string,
+      keyIds: string,
+      keyOutcome: string,
+      record: string,
+      payload: string,
+      id: string
+    ]
+  ) => args,
   {
     lua: `
 if redis.call("LREM", KEYS[1], 1, ARGV[1]) == 0 then
   return 0
 end
+redis.call("DEL", KEYS[4])
 redis.call("RPUSH", KEYS[2], ARGV[2])
 redis.call("ZADD", KEYS[3], "+inf", ARGV[3])
 return 1
 `,
-    numberOfKeys: 3
+    numberOfKeys: 4
   }
 ).withReturnType<number>()
 

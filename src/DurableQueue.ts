@@ -24,6 +24,7 @@ import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import { deadLetterCause } from "./internal/deadLetter.ts"
+import { decodeDuration } from "./internal/durableOptions.ts"
 import * as WorkerPool from "./WorkerPool.ts"
 import {
   DurableQueueError,
@@ -191,7 +192,10 @@ export class DurableQueueStore extends Context.Service<DurableQueueStore, {
   readonly resultsStoreId: (queue: string) => string
   /** The failed-jobs record of a queue, oldest first. */
   readonly failed: (queue: string) => Effect.Effect<ReadonlyArray<FailedRecord>, DurableQueueError>
-  /** Moves a failed job back to the queue with its attempts reset; `false` when no failed job has that id. */
+  /**
+   * Moves a failed job back to the queue with its attempts reset, and removes its kept outcome in the same step, so
+   * that `result` waits for the new run; `false` (and nothing removed) when no failed job has that id.
+   */
   readonly requeue: (queue: string, id: string) => Effect.Effect<boolean, DurableQueueError>
   /** The failed-jobs record of one job, if it is failed. */
   readonly failedJob: (queue: string, id: string) => Effect.Effect<FailedRecord | undefined, DurableQueueError>
@@ -258,7 +262,7 @@ export const define = <I, A, E = never>(options: {
   }
   const duration = (option: string, input: Duration.Input | undefined): Duration.Duration | undefined => {
     if (input === undefined) return undefined
-    const decoded = Duration.fromInput(input)
+    const decoded = decodeDuration(input)
     if (Option.isNone(decoded) || !Duration.isPositive(decoded.value)) {
       reject(option, input, "a positive duration")
       return undefined
@@ -318,7 +322,7 @@ export const offer = <I, A, E>(
     }
     let delay: Duration.Duration | undefined
     if (options?.delay !== undefined) {
-      const decoded = Duration.fromInput(options.delay)
+      const decoded = decodeDuration(options.delay)
       if (Option.isNone(decoded) || !Duration.isFinite(decoded.value)) {
         return yield* new InvalidQueueOptions({
           queue: queue.name,
@@ -373,12 +377,20 @@ export const consume = <I, A, E, R>(
 ): Effect.Effect<Consumer, InvalidQueueOptions | InvalidPoolOptions, DurableQueueStore | Scope.Scope | R> =>
   Effect.gen(function*() {
     if (queue.invalid !== undefined) return yield* queue.invalid
+    if (typeof options.handler !== "function") {
+      return yield* new InvalidQueueOptions({
+        queue: queue.name,
+        option: "handler",
+        value: options.handler,
+        reason: "a function from the job's input to an Effect"
+      })
+    }
     const backend = yield* DurableQueueStore
     const outer = yield* Effect.scope
     const concurrency = options.concurrency ?? 1
     const shutdownTimeout = options.shutdownTimeout === undefined
       ? Duration.seconds(30)
-      : Option.getOrUndefined(Duration.fromInput(options.shutdownTimeout))
+      : Option.getOrUndefined(decodeDuration(options.shutdownTimeout))
     if (shutdownTimeout === undefined || Duration.isNegative(shutdownTimeout)) {
       return yield* new InvalidQueueOptions({
         queue: queue.name,
@@ -466,7 +478,18 @@ export const consume = <I, A, E, R>(
             )
           }
           const cause = exit.cause
-          if (Cause.hasInterruptsOnly(cause) || isShutdown(cause)) return Effect.interrupt
+          // the pool stopped the job: release it, without spending an attempt
+          if (isShutdown(cause)) return Effect.interrupt
+          // this fiber was not interrupted, so the handler interrupted itself: a failed attempt, or its job would
+          // be released and taken again for ever
+          if (Cause.hasInterruptsOnly(cause)) {
+            return failAttempt(
+              metadata,
+              Cause.die(
+                new Error(`job "${metadata.id}" of durable queue "${queue.name}": its handler interrupted itself`)
+              )
+            )
+          }
           return failAttempt(metadata, cause)
         }
       )
@@ -481,9 +504,7 @@ export const consume = <I, A, E, R>(
           return Effect.ensuring(run(input, metadata), Effect.sync(() => (taker.running = false)))
         }).pipe(
           Effect.catchCause((cause) =>
-            Cause.hasInterruptsOnly(cause)
-              ? Effect.failCause(cause)
-              : isStoreFailure(cause)
+            isStoreFailure(cause)
               ? Effect.andThen(
                 Effect.logWarning(`durable queue "${queue.name}": the store failed; taking again in 1 second`, cause),
                 Effect.sleep(Duration.seconds(1))
@@ -543,7 +564,7 @@ export const result = <I, A, E>(
     }
     const pollInterval = options?.pollInterval === undefined
       ? Duration.millis(100)
-      : Option.getOrUndefined(Duration.fromInput(options.pollInterval))
+      : Option.getOrUndefined(decodeDuration(options.pollInterval))
     if (pollInterval === undefined || !Duration.isPositive(pollInterval) || !Duration.isFinite(pollInterval)) {
       return yield* new InvalidQueueOptions({
         queue: queue.name,
@@ -623,14 +644,11 @@ export const requeue = <I, A, E>(
   queue: DurableQueue<I, A, E>,
   id: string
 ): Effect.Effect<boolean, InvalidQueueOptions | DurableQueueError, DurableQueueStore> =>
-  Effect.scoped(Effect.gen(function*() {
+  Effect.gen(function*() {
     if (queue.invalid !== undefined) return yield* queue.invalid
     const backend = yield* DurableQueueStore
-    const results = yield* backend.persistence.make({ storeId: backend.resultsStoreId(queue.name) })
-    // The old outcome goes first, so that `result` waits for the new run's.
-    yield* results.remove(queue.outcome(id)).pipe(Effect.mapError((error) => storeError(queue, "requeue", error)))
     return yield* backend.requeue(queue.name, id)
-  }))
+  })
 
 /**
  * Removes what the queue's store keeps of finished jobs: completed jobs (and their ids, which until then
@@ -655,7 +673,7 @@ export const cleanup = <I, A, E>(
     if (queue.invalid !== undefined) return yield* queue.invalid
     const age = (option: string, input: Duration.Input | undefined) => {
       if (input === undefined) return Effect.succeed(undefined)
-      const decoded = Duration.fromInput(input)
+      const decoded = decodeDuration(input)
       return Option.isSome(decoded) && !Duration.isNegative(decoded.value)
         ? Effect.succeed(decoded.value)
         : Effect.fail(
@@ -764,6 +782,7 @@ export const layerMemory: Layer.Layer<DurableQueueStore> = Layer.effect(
           })
         )
     })
+    const resultsStoreId = (queue: string) => `effect-worker-pool/${queue}`
     const publicRecord = ({ attempts, element, id, reason }: FailedRecord): FailedRecord => ({
       id,
       element,
@@ -775,7 +794,7 @@ export const layerMemory: Layer.Layer<DurableQueueStore> = Layer.effect(
       store: () => Effect.succeed(store),
       consumerStore: () => Effect.succeed(store),
       persistence,
-      resultsStoreId: (queue) => `effect-worker-pool/${queue}`,
+      resultsStoreId,
       failed: (queue) => Effect.sync(() => Array.from(recordsOf(queue).values(), publicRecord)),
       failedJob: (queue, id) =>
         Effect.sync(() => {
@@ -802,15 +821,24 @@ export const layerMemory: Layer.Layer<DurableQueueStore> = Layer.effect(
           const record = records.get(id)
           if (record === undefined) return false
           records.delete(id)
+          // every step here is synchronous: no run of the job can write an outcome in between
+          const results = yield* persistence.make({ storeId: resultsStoreId(queue) })
+          yield* results.remove(new OutcomeKey({ id }))
           // The memory store forgets failed ids only through cleanup; the ids still failed stay de-duplicated by
           // the record above.
           yield* inner.cleanup({ timeToLive: Duration.infinity, failedTimeToLive: Duration.zero })
           yield* inner.offer({ name: queue, id, element: record.element, isCustomId: true })
           return true
-        }).pipe(Effect.mapError((error) => storeError({ name: queue }, "requeue", error)))
+        }).pipe(Effect.scoped, Effect.mapError((error) => storeError({ name: queue }, "requeue", error)))
     })
   })
 ).pipe(Layer.provide([PersistedQueue.layerStoreMemory, Persistence.layerMemory]))
+
+/** The key of an outcome, for removing it whatever its schemas: only its primary key (the job's id) is used. */
+class OutcomeKey extends Persistable.Class<{ payload: { readonly id: string } }>()(
+  "effect-worker-pool/DurableQueue/Outcome",
+  { primaryKey: (payload) => payload.id }
+) {}
 
 interface Delivered<I> {
   readonly input: I

@@ -28,6 +28,8 @@ import * as Queue from "effect/Queue"
 import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
 import { deadLetterCause } from "./internal/deadLetter.ts"
+import { resolveTimings } from "./internal/durableOptions.ts"
+import type { InvalidQueueOptions } from "./WorkerPoolError.ts"
 
 /**
  * The options of the store.
@@ -72,25 +74,24 @@ export const keysOf = (prefix: string, name: string) => {
 
 /**
  * Builds the store in the current scope. Closing the scope releases, to the head of their queues and without
- * spending an attempt, the jobs it claimed ahead of a taker and never handed out.
+ * spending an attempt, the jobs it claimed ahead of a taker and never handed out. A bad option fails with
+ * `InvalidQueueOptions` naming it (`lockRefreshInterval` must be shorter than `lockExpiration`).
  *
  * @category constructors
  * @since 0.1.0
  */
 export const make = (
   options: Options = {}
-): Effect.Effect<PersistedQueue.PersistedQueueStore["Service"], never, Redis.Redis | Scope.Scope> =>
+): Effect.Effect<PersistedQueue.PersistedQueueStore["Service"], InvalidQueueOptions, Redis.Redis | Scope.Scope> =>
   Effect.gen(function*() {
     const redis = yield* Redis.Redis
     const clock = yield* Clock.Clock
     const storeScope = yield* Effect.scope
     const prefix = options.prefix ?? "ewp:"
-    const lockMillis = Math.max(1, Duration.toMillis(Duration.fromInputUnsafe(options.lockExpiration ?? "30 seconds")))
-    const refreshMillis = Math.max(
-      1,
-      Duration.toMillis(Duration.fromInputUnsafe(options.lockRefreshInterval ?? "10 seconds"))
-    )
-    const pollMillis = Math.max(1, Duration.toMillis(Duration.fromInputUnsafe(options.pollInterval ?? "1 second")))
+    const timings = yield* resolveTimings(options, { pollInterval: Duration.seconds(1) })
+    const lockMillis = Math.max(1, Duration.toMillis(timings.lockExpiration))
+    const refreshMillis = Math.max(1, Duration.toMillis(timings.lockRefreshInterval))
+    const pollMillis = Math.max(1, Duration.toMillis(timings.pollInterval))
     const ackRetry = Schedule.min([Schedule.exponential(200, 1.5), Schedule.spaced(5000)]).pipe(
       Schedule.upTo({ duration: lockMillis })
     )
@@ -463,7 +464,9 @@ export const make = (
  * @category layers
  * @since 0.1.0
  */
-export const layer = (options: Options = {}): Layer.Layer<PersistedQueue.PersistedQueueStore, never, Redis.Redis> =>
+export const layer = (
+  options: Options = {}
+): Layer.Layer<PersistedQueue.PersistedQueueStore, InvalidQueueOptions, Redis.Redis> =>
   Layer.effect(PersistedQueue.PersistedQueueStore, make(options))
 
 /**

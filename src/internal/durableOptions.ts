@@ -7,6 +7,19 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import { InvalidQueueOptions } from "../WorkerPoolError.ts"
+import { durationMillis } from "./options.ts"
+
+/**
+ * A `Duration.Input` read strictly: `None` for what is not a duration, where `Duration.fromInput` would read a
+ * mistake (`NaN`, `{}`) as zero.
+ *
+ * @internal
+ */
+export const decodeDuration = (input: unknown): Option.Option<Duration.Duration> => {
+  const millis = durationMillis(input)
+  if (millis === undefined || millis === -Infinity) return Option.none()
+  return Option.some(millis === Infinity ? Duration.infinity : Duration.millis(millis))
+}
 
 /** @internal */
 export interface StoreTimings {
@@ -55,7 +68,7 @@ const duration = (
   fallback: Duration.Duration
 ): Effect.Effect<Duration.Duration, InvalidQueueOptions> => {
   if (input === undefined) return Effect.succeed(fallback)
-  const decoded = Duration.fromInput(input)
+  const decoded = decodeDuration(input)
   return Option.isSome(decoded) && Duration.isPositive(decoded.value) && Duration.isFinite(decoded.value)
     ? Effect.succeed(decoded.value)
     : Effect.fail(invalidStoreOption(option, input, "a positive, finite duration"))
