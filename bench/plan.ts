@@ -15,7 +15,11 @@ export type Group =
   | "threads-cpu"
   | "threads-tiny"
   | "threads-startup"
-export type Script = "batch" | "latency" | "memory" | "threads"
+  | "durable-e2e"
+  | "durable-drain"
+  | "durable-pickup"
+  | "durable-trips"
+export type Script = "batch" | "latency" | "memory" | "threads" | "durable"
 
 export interface Case {
   /** unique, and what `--filter` matches: `group/impl/variant` */
@@ -46,6 +50,13 @@ export interface Sizes {
   /** tiny jobs of the dispatch case: jobs submitted at once (a burst), and bursts timed (after as many unmeasured) */
   readonly threadTinyJobs: number
   readonly threadTinyPasses: number
+  /** runs of each durable queue case (the round-trip case runs once: it counts) */
+  readonly durableRuns: number
+  /** jobs of the durable end-to-end, backlog and round-trip cases; a warm-up pass of `durableWarmup` comes first */
+  readonly durableJobs: number
+  readonly durableWarmup: number
+  /** jobs timed one at a time by the pickup-latency case (after 5 unmeasured) */
+  readonly durablePickupSamples: number
   /** how long one process may take before it is killed */
   readonly processTimeoutMillis: number
   /** how long, in all, the suite may wait for other processes to leave the machine quiet before a run */
@@ -73,6 +84,10 @@ export const fullSizes: Sizes = {
   threadCpuJobs: 64,
   threadTinyJobs: 2_000,
   threadTinyPasses: 10,
+  durableRuns: 3,
+  durableJobs: 2_000,
+  durableWarmup: 200,
+  durablePickupSamples: 40,
   processTimeoutMillis: 180_000,
   quietWaitMillis: 240_000,
   secondaryGroups: "all"
@@ -92,6 +107,10 @@ export const quickSizes: Sizes = {
   threadCpuJobs: 16,
   threadTinyJobs: 1_000,
   threadTinyPasses: 3,
+  durableRuns: 1,
+  durableJobs: 200,
+  durableWarmup: 50,
+  durablePickupSamples: 10,
   processTimeoutMillis: 60_000,
   quietWaitMillis: 10_000,
   secondaryGroups: "targets"
@@ -203,6 +222,38 @@ export const latencyScenarios = [
   { variant: "100k/s + 100 ms stall", rate: 100_000, stall: stallMillis }
 ] as const
 
+/**
+ * The durable queues: this library's `DurableQueue` on each store, each store driven directly beside it (the
+ * layer's cost is the gap), and BullMQ on the same Redis.
+ */
+export const durableImplementations: ReadonlyArray<ImplementationName> = [
+  "durable-redis",
+  "persisted-redis-ewp",
+  "durable-redis-stock",
+  "persisted-redis-stock",
+  "bullmq",
+  "durable-pg",
+  "persisted-pg"
+]
+/** Each `DurableQueue` row and the store it runs on, driven directly. */
+export const durableLayerPairs: ReadonlyArray<readonly [ImplementationName, ImplementationName]> = [
+  ["durable-redis", "persisted-redis-ewp"],
+  ["durable-redis-stock", "persisted-redis-stock"],
+  ["durable-pg", "persisted-pg"]
+]
+/** What the quick mode runs beyond every implementation's end-to-end case (1 process, C=16). */
+const durableQuickImplementations: ReadonlyArray<ImplementationName> = ["durable-redis", "bullmq", "durable-pg"]
+/** Consumer processes and the concurrency of each, in the end-to-end and backlog cases. */
+export const durableShapes = [
+  { processes: 1, concurrency: 1 },
+  { processes: 1, concurrency: 16 },
+  { processes: 3, concurrency: 1 },
+  { processes: 3, concurrency: 16 }
+] as const
+export const durableVariant = (processes: number, concurrency: number): string =>
+  `${processes} process${processes === 1 ? "" : "es"} C=${concurrency}`
+export const durableTripConcurrencies = [1, 16] as const
+
 export const label: Readonly<Record<ImplementationName, string>> = {
   floor: "plain promise loop (the floor)",
   semaphore: "hand-written semaphore + `Promise.all`",
@@ -220,7 +271,14 @@ export const label: Readonly<Record<ImplementationName, string>> = {
   "thread-pool": "**ThreadPool** (`NodeThreadPool`)",
   piscina: "piscina",
   tinypool: "tinypool",
-  "main-thread": "main thread, no pool"
+  "main-thread": "main thread, no pool",
+  "durable-redis": "**DurableQueue, Redis** (`RedisQueueStore`, the default)",
+  "persisted-redis-ewp": "`RedisQueueStore` driven directly",
+  "durable-redis-stock": "**DurableQueue, Redis** (`store: \"stock\"`)",
+  "persisted-redis-stock": "stock `PersistedQueue` Redis store driven directly",
+  bullmq: "BullMQ (same Redis)",
+  "durable-pg": "**DurableQueue, PostgreSQL**",
+  "persisted-pg": "stock `PersistedQueue` SQL store driven directly"
 }
 
 /** V8 flags a case's process runs with, by implementation. */
@@ -374,6 +432,57 @@ export const makePlan = (sizes: Sizes): Array<Case> => {
         script: "threads",
         args: { case: "startup", threads },
         runs: sizes.threadRuns
+      })
+    }
+  }
+  const durableQuick = (impl: ImplementationName) => !targetsOnly || durableQuickImplementations.includes(impl)
+  for (const group of ["durable-e2e", "durable-drain"] as const) {
+    for (const impl of durableImplementations) {
+      for (const { concurrency, processes } of durableShapes) {
+        // quick: every implementation end to end on 1 process C=16; the backlog on 3 processes C=16 for a few
+        if (
+          targetsOnly &&
+          !(group === "durable-e2e" && processes === 1 && concurrency === 16) &&
+          !(group === "durable-drain" && processes === 3 && concurrency === 16 && durableQuick(impl))
+        ) continue
+        add({
+          group,
+          impl,
+          variant: durableVariant(processes, concurrency),
+          script: "durable",
+          args: {
+            case: group === "durable-e2e" ? "e2e" : "drain",
+            jobs: sizes.durableJobs,
+            warmup: sizes.durableWarmup,
+            processes,
+            concurrency
+          },
+          runs: sizes.durableRuns
+        })
+      }
+    }
+  }
+  for (const impl of durableImplementations) {
+    if (!durableQuick(impl)) continue
+    add({
+      group: "durable-pickup",
+      impl,
+      variant: "idle consumer",
+      script: "durable",
+      args: { case: "pickup", samples: sizes.durablePickupSamples },
+      runs: sizes.durableRuns
+    })
+  }
+  for (const impl of durableImplementations) {
+    if (!durableQuick(impl)) continue
+    for (const concurrency of targetsOnly ? [16] : durableTripConcurrencies) {
+      add({
+        group: "durable-trips",
+        impl,
+        variant: `C=${concurrency}`,
+        script: "durable",
+        args: { case: "trips", jobs: sizes.durableJobs, warmup: sizes.durableWarmup, concurrency },
+        runs: 1
       })
     }
   }

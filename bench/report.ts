@@ -13,6 +13,10 @@ import {
   baselineMarker,
   baselineOf,
   type Case,
+  durableImplementations,
+  durableLayerPairs,
+  durableShapes,
+  durableVariant,
   type Group,
   idealTimerMillis,
   label,
@@ -116,7 +120,9 @@ export const describeMachine = (): Machine => ({
   node: process.version,
   platform: `${os.platform()} ${os.release()} ${os.arch()}`,
   packages: Object.fromEntries(
-    ["effect", "p-queue", "fastq", "p-limit", "piscina", "tinypool"].map((name) => [name, packageVersion(name)])
+    ["effect", "p-queue", "fastq", "p-limit", "piscina", "tinypool", "bullmq", "redis", "@effect/sql-pg"].map((
+      name
+    ) => [name, packageVersion(name)])
   ),
   commit: gitCommit(),
   srcDigest: srcDigest(),
@@ -616,6 +622,8 @@ export const renderReport = (
     )
   }
 
+  renderDurable(lines, results)
+
   const baselines = results.flatMap((r) => {
     const of = baselineOf(r)
     const counterpart = of === undefined ? undefined : find(of.id)
@@ -679,4 +687,188 @@ export const renderReport = (
     }
   }
   return `${lines.join("\n")}\n`
+}
+
+/** The durable queue sections: throughput end to end and draining a backlog, pickup latency, round trips. */
+const renderDurable = (lines: Array<string>, results: ReadonlyArray<CaseResult>): void => {
+  const find = (id: string) => results.find((r) => r.id === id)
+  const ratio = (a: number | undefined, b: number | undefined) =>
+    a === undefined || b === undefined ? "n/a" : `${(a / b).toFixed(2)}x`
+  const present = (group: Group) =>
+    durableImplementations.filter((impl) => results.some((r) => r.id.startsWith(`${group}/${impl}/`)))
+  for (
+    const [group, title, how] of [
+      [
+        "durable-e2e",
+        "end to end",
+        "The consumer processes are started and idle; the producer (the bench process) then offers every job, at most " +
+        "16 offers in flight, while they consume. From the first offer to the last job's handler."
+      ],
+      [
+        "durable-drain",
+        "draining a backlog",
+        "The producer offers every job first; then the consumer processes are told to start. From that message to " +
+        "the last job's handler."
+      ]
+    ] as const
+  ) {
+    const impls = present(group)
+    if (impls.length === 0) continue
+    const first = results.find((r) => r.group === group)
+    const variants = durableShapes.map((s) => durableVariant(s.processes, s.concurrency)).filter((v) =>
+      results.some((r) => r.group === group && r.variant === v)
+    )
+    const median = (impl: string, variant: string) => find(`${group}/${impl}/${variant}`)?.summary.jobsPerSecond?.median
+    lines.push("")
+    lines.push(
+      `## Durable queue, ${title}: ${Number(first?.args.jobs).toLocaleString("en-US")} no-op jobs, jobs/s ` +
+        `(${first?.runs} runs)`
+    )
+    lines.push("")
+    lines.push(table(
+      ["implementation", ...variants],
+      impls.map((impl) => [label[impl], ...variants.map((v) => cell(find(`${group}/${impl}/${v}`), "jobsPerSecond"))])
+    ))
+    lines.push("")
+    lines.push(`Ratios of the medians, against BullMQ and against the store driven directly:`)
+    lines.push("")
+    lines.push(table(
+      ["ratio", ...variants],
+      [
+        ...impls.filter((impl) => impl !== "bullmq").map((impl) => [
+          `${label[impl]} / BullMQ`,
+          ...variants.map((v) => ratio(median(impl, v), median("bullmq", v)))
+        ]),
+        ...durableLayerPairs.filter(([ours, direct]) => impls.includes(ours) && impls.includes(direct)).map((
+          [ours, direct]
+        ) => [`${label[ours]} / ${label[direct]}`, ...variants.map((v) => ratio(median(ours, v), median(direct, v)))])
+      ]
+    ))
+    if (results.some((r) => r.group === group && r.summary.consumerCpuMicrosPerJob !== undefined)) {
+      const micros = (impl: string, v: string, key: string) => {
+        const m = find(`${group}/${impl}/${v}`)?.summary[key]?.median
+        return m === undefined ? "n/a" : Math.round(m).toString()
+      }
+      lines.push("")
+      lines.push(
+        "CPU time per job, µs (medians): the consumer processes (summed) / the producer. On 2 cores shared with " +
+          "the server, CPU spent per job is throughput lost once the machine is saturated:"
+      )
+      lines.push("")
+      lines.push(table(
+        ["implementation", ...variants],
+        impls.map((impl) => [
+          label[impl],
+          ...variants.map((v) =>
+            `${micros(impl, v, "consumerCpuMicrosPerJob")} / ${micros(impl, v, "producerCpuMicrosPerJob")}`
+          )
+        ])
+      ))
+    }
+    if (group === "durable-drain") {
+      lines.push("")
+      lines.push("From the start message to the first job's handler, ms (not in the rates above):")
+      lines.push("")
+      lines.push(table(
+        ["implementation", ...variants],
+        impls.map((impl) => [label[impl], ...variants.map((v) => cell(find(`${group}/${impl}/${v}`), "startMillis"))])
+      ))
+    }
+    lines.push("")
+    lines.push(
+      `${how} Each process runs the jobs of one consumer (\`C\` at once); a warm-up pass of ` +
+        `${Number(first?.args.warmup).toLocaleString("en-US")} jobs through a queue of its own comes first. The ` +
+        "handler is a no-op that notes the time. A store driven directly is `PersistedQueue.makeFactory` over it, " +
+        "`C` fibers looping `take`, with the timings the library's layer gives it: the gap between a DurableQueue " +
+        "row and its store's is what `DurableQueue` adds (its core pool, spans, metrics)."
+    )
+  }
+
+  const pickup = present("durable-pickup")
+  if (pickup.length > 0) {
+    const first = results.find((r) => r.group === "durable-pickup")
+    const p50 = (impl: string) => find(`durable-pickup/${impl}/idle consumer`)?.summary.p50Millis?.median
+    lines.push("")
+    lines.push(
+      `## Durable queue, pickup latency of an idle consumer in another process: ${first?.args.samples} jobs ` +
+        `one at a time, ms (${first?.runs} runs)`
+    )
+    lines.push("")
+    lines.push(table(
+      ["implementation", "p50", "p99", "max", "mean", "p50 vs BullMQ"],
+      pickup.map((impl) => {
+        const r = find(`durable-pickup/${impl}/idle consumer`)
+        return [
+          label[impl],
+          cell(r, "p50Millis"),
+          cell(r, "p99Millis"),
+          cell(r, "maxMillis"),
+          cell(r, "meanMillis"),
+          ratio(p50(impl), p50("bullmq"))
+        ]
+      })
+    ))
+    lines.push("")
+    lines.push(
+      "One consumer process (C=1) waits; the producer offers a job, stamped with the time its offer starts, waits " +
+        "until the consumer has run it, then pauses 50-250 ms (at random) before the next. The consumer notes the " +
+        "time from the stamp to its handler. 5 unmeasured jobs first. Polling stores pick a job up at their next " +
+        "poll (the layers' defaults: the stock Redis store every 100 ms, the SQL store every 200 ms); " +
+        "`RedisQueueStore` and BullMQ are woken by the server. With this few samples, p99 is close to the max."
+    )
+  }
+
+  const trips = present("durable-trips")
+  if (trips.length > 0) {
+    const first = results.find((r) => r.group === "durable-trips")
+    const variants = [...new Set(results.filter((r) => r.group === "durable-trips").map((r) => r.variant))]
+    const value = (r: CaseResult | undefined, key: string) => {
+      const v = r?.summary[key]?.median
+      return v === undefined ? (r !== undefined && r.errors.length > 0 ? "error" : "n/a") : v.toFixed(2)
+    }
+    const text = (r: CaseResult | undefined, key: string) => String(r?.measurements[0]?.[key] ?? "")
+    lines.push("")
+    lines.push(
+      `## Durable queue, requests per job: ${Number(first?.args.jobs).toLocaleString("en-US")} jobs offered, ` +
+        "then drained by one consumer process"
+    )
+    lines.push("")
+    lines.push(table(
+      [
+        "implementation",
+        "consumer",
+        "offer",
+        "consume",
+        "per job",
+        "round trips per job",
+        "idle, per second",
+        "consume, by command"
+      ],
+      trips.flatMap((impl) =>
+        variants.flatMap((v) => {
+          const r = find(`durable-trips/${impl}/${v}`)
+          if (r === undefined) return []
+          return [[
+            label[impl],
+            v,
+            value(r, "offerRequests"),
+            value(r, "consumeRequests"),
+            value(r, "requestsPerJob"),
+            value(r, "roundTripsPerJob"),
+            value(r, "idleRequestsPerSecond"),
+            text(r, "consumeCommands")
+          ]]
+        })
+      )
+    ))
+    lines.push("")
+    lines.push(
+      "Counted by a proxy between the processes and the server (`bench/durable/proxy.ts`), after a warm-up pass " +
+        "through a queue of its own: Redis commands (a script call is one), PostgreSQL statements (`Query` and " +
+        "`Execute` messages). Round trips: the same for Redis (a pipelined command counts as one); for PostgreSQL, " +
+        "`Query` and `Sync` messages. Offer: the producer's requests per job offered (16 in flight). Consume: the " +
+        "consumer's per job, claims, completions and the polls that found nothing included. Idle: the consumer's " +
+        "requests per second with nothing to do (polls and lock refreshes). One run: these are counts."
+    )
+  }
 }

@@ -13,7 +13,7 @@
  * Options: `--quick`; `--baseline=<git ref>` (also runs the plain pool of the cost-of-options case on the `src/` of
  * that commit, extracted into `bench/.baseline/`, so that a change is measured against it in one run); `--runs=N`
  * (runs per case, overriding the mode's); `--filter=text` (only the cases whose
- * id contains `text`, e.g. `throughput/`, `pool-execute`, `latency/`, `threads-`).
+ * id contains `text`, e.g. `throughput/`, `pool-execute`, `latency/`, `threads-`, `durable`).
  */
 import { execFileSync, spawn } from "node:child_process"
 import { mkdirSync, writeFileSync } from "node:fs"
@@ -148,6 +148,14 @@ const describeRun = (c: Case, run: Run): string => {
           `${formatMicros(numeric(m.cpuMicrosPerJob))} of CPU per job`
         : `ready after ${formatMillis(numeric(m.readyMillis))}, a job on each thread after ` +
           formatMillis(numeric(m.firstJobsMillis))
+    case "durable":
+      return c.group === "durable-pickup"
+        ? `p50 ${formatMillis(numeric(m.p50Millis))}, p99 ${formatMillis(numeric(m.p99Millis))}`
+        : c.group === "durable-trips"
+        ? `${(m.requestsPerJob as number).toFixed(2)} ${m.unit} per job (offer ${
+          (m.offerRequests as number).toFixed(2)
+        }, consume ${(m.consumeRequests as number).toFixed(2)}: ${m.consumeCommands})`
+        : `${Math.round(m.jobsPerSecond as number)} jobs/s`
   }
 }
 

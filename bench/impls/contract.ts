@@ -7,10 +7,13 @@
  * - `backlog`: hold jobs queued behind a blocked worker (memory);
  * - `threads`: start a pool of threads and run jobs on them (the thread cases).
  *
+ * The durable queue cases (`durable-*`) drive queues across processes instead (`durable.ts`, `loadDurable`).
+ *
  * Implementations live in `promise.ts` (the peers), `effect.ts` (this library, `Effect.forEach` and the hand-off
  * floor) and `threads.ts` (this library's thread pool, piscina, tinypool and the main thread alone); a case process
  * loads only the module it needs, so a peer's process never loads `effect`.
  */
+import type { DurableImplementation } from "./durable.ts"
 
 /** The job every implementation runs: an async no-op, or a timer. */
 export type JobKind =
@@ -126,7 +129,14 @@ export const implementations = {
   "thread-pool": "threads",
   piscina: "threads",
   tinypool: "threads",
-  "main-thread": "threads"
+  "main-thread": "threads",
+  "durable-redis": "durable",
+  "durable-redis-stock": "durable",
+  "persisted-redis-ewp": "durable",
+  "persisted-redis-stock": "durable",
+  bullmq: "durable",
+  "durable-pg": "durable",
+  "persisted-pg": "durable"
 } as const
 
 export type ImplementationName = keyof typeof implementations
@@ -135,11 +145,21 @@ export type ImplementationName = keyof typeof implementations
 export const load = async (name: string): Promise<Implementation> => {
   if (!(name in implementations)) throw new Error(`unknown implementation ${JSON.stringify(name)}`)
   const kind = implementations[name as ImplementationName]
+  if (kind === "durable") throw new Error(`${name} is a durable queue: load it with loadDurable`)
   const module: Readonly<Record<string, Implementation>> = kind === "promise"
     ? await import("./promise.ts")
     : kind === "effect"
     ? await import("./effect.ts")
     : await import("./threads.ts")
+  const implementation = module[camelCase(name)]
+  if (implementation === undefined) throw new Error(`implementation ${name} is not exported`)
+  return implementation
+}
+
+/** Loads one durable queue implementation (`durable.ts`); its own modules load when it makes a producer or consumer. */
+export const loadDurable = async (name: string): Promise<DurableImplementation> => {
+  if (implementations[name as ImplementationName] !== "durable") throw new Error(`${name} is not a durable queue`)
+  const module = (await import("./durable.ts")) as unknown as Readonly<Record<string, DurableImplementation>>
   const implementation = module[camelCase(name)]
   if (implementation === undefined) throw new Error(`implementation ${name} is not exported`)
   return implementation
