@@ -1,0 +1,250 @@
+/**
+ * The web dashboard in a real browser: headless Chromium (Debian's `chromium` package, `scripts/ensure-chromium.sh`
+ * installs it) driven by `playwright-core`. The page loads, its figures follow the jobs, a failed job appears, an
+ * action without the token is refused, requeue moves the job back and it completes, a payload holding markup shows
+ * as text. Screenshots are saved in `test/screenshots/` for a person to look at.
+ */
+import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
+import { assert, describe, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as HttpRouter from "effect/http/HttpRouter"
+import * as HttpServer from "effect/http/HttpServer"
+import * as Latch from "effect/Latch"
+import * as Layer from "effect/Layer"
+import * as Schedule from "effect/Schedule"
+import * as Schema from "effect/Schema"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { type Browser, chromium, type Page } from "playwright-core"
+import * as WebDashboard from "../layers/WebDashboard.ts"
+import { DurableQueue, WorkerPool } from "../src/index.ts"
+
+// the page's globals, in the functions evaluated in it (this project compiles without the DOM's types)
+declare const document: {
+  readonly querySelector: (
+    selector: string
+  ) => { readonly textContent: string | null; readonly getAttribute: (name: string) => string | null } | null
+  readonly querySelectorAll: (selector: string) => { readonly length: number }
+}
+declare const window: { readonly hacked?: boolean }
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium"
+const SCREENSHOTS = path.resolve(import.meta.dirname, "screenshots")
+const TOKEN = "browser-test-token"
+const XSS = `<script>window.hacked = true</script><img src=x onerror="window.hacked = true">`
+
+class Boom extends Schema.TaggedError<Boom>("test/Boom")("Boom", { text: Schema.String }) {}
+
+const Mails = DurableQueue.define({
+  name: "mails",
+  input: Schema.Struct({ subject: Schema.String }),
+  success: Schema.String,
+  error: Boom,
+  maxAttempts: 1,
+  resultTimeToLive: "1 minute"
+})
+
+const browser = Effect.acquireRelease(
+  Effect.promise((): Promise<Browser> => {
+    if (!fs.existsSync(CHROMIUM)) {
+      return Promise.reject(new Error(`no Chromium at ${CHROMIUM}: run scripts/ensure-chromium.sh`))
+    }
+    return chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox", "--disable-gpu"] })
+  }),
+  (browser) => Effect.promise(() => browser.close())
+)
+
+/** A new page on the dashboard, with its script errors collected. */
+const open = () =>
+  Effect.gen(function*() {
+    const server = yield* HttpServer.HttpServer
+    const port = (server.address as { readonly port: number }).port
+    const b = yield* browser
+    const page = yield* Effect.promise(() => b.newPage({ viewport: { width: 1280, height: 900 } }))
+    const errors: Array<string> = []
+    page.on("pageerror", (error) => errors.push(error.message))
+    page.on("dialog", (dialog) => {
+      errors.push(`unexpected dialog: ${dialog.message()}`)
+      dialog.dismiss()
+    })
+    yield* Effect.promise(() => page.goto(`http://127.0.0.1:${port}/dashboard/`))
+    return { page, errors }
+  })
+
+const step = <A>(f: () => Promise<A>) => Effect.promise(f)
+
+/** Waits until the text of the first element matching `selector` satisfies `pattern`. */
+const waitForText = (page: Page, selector: string, pattern: RegExp) =>
+  step(() =>
+    page.waitForFunction(
+      ([selector, source]) => new RegExp(source).test(document.querySelector(selector)?.textContent ?? ""),
+      [selector, pattern.source] as const,
+      { timeout: 20_000 }
+    )
+  ).pipe(Effect.asVoid)
+
+const screenshot = (page: Page, name: string) =>
+  step(() => {
+    fs.mkdirSync(SCREENSHOTS, { recursive: true })
+    return page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`), fullPage: true })
+  }).pipe(Effect.asVoid)
+
+/** Polls `effect` every 20 ms until `check` holds, for at most 20 s. */
+const eventually = <A, E, R>(effect: Effect.Effect<A, E, R>, check: (a: A) => boolean) =>
+  effect.pipe(
+    Effect.filterOrFail(check, () => "not yet" as const),
+    Effect.retry(Schedule.spaced("20 millis").pipe(Schedule.upTo({ duration: "20 seconds" }))),
+    Effect.orDie
+  )
+
+const failedIds = Effect.map(DurableQueue.failed(Mails), (jobs) => jobs.map((job) => job.id).sort())
+
+const mounted = (options: WebDashboard.Options) =>
+  HttpRouter.serve(WebDashboard.layerRoutes(options), { disableLogger: true, disableListenLog: true }).pipe(
+    Layer.provideMerge(Layer.mergeAll(NodeHttpServer.layerTest, Layer.fresh(DurableQueue.layerMemory)))
+  )
+
+/** A consumer of `Mails` that fails every job whose id is not healed. */
+const consumeMails = (healed: Set<string>) =>
+  DurableQueue.consume(Mails, {
+    concurrency: 2,
+    handler: (input, job) =>
+      healed.has(job.id) ? Effect.succeed(`sent: ${input.subject}`) : Effect.fail(new Boom({ text: input.subject }))
+  })
+
+describe("WebDashboard in Chromium", () => {
+  it.live("the page loads and its figures follow the jobs as they run", () =>
+    Effect.gen(function*() {
+      const gate = yield* Latch.make(false)
+      const pool = yield* WorkerPool.make({
+        name: "resize",
+        concurrency: 2,
+        handler: (n: number) => Effect.as(Latch.await(gate), n)
+      })
+      for (let n = 0; n < 5; n++) yield* Effect.forkScoped(pool.execute(n))
+      yield* eventually(pool.stats, (stats) => stats.running === 2 && stats.queued === 3)
+
+      const { errors, page } = yield* open()
+      const card = `[data-pool="resize"]`
+      yield* waitForText(page, "#connection", /^live$/)
+      yield* waitForText(page, `${card} [data-field="busy"]`, /^2 \/ 2$/)
+      yield* waitForText(page, `${card} [data-field="queued"]`, /^3$/)
+      yield* waitForText(page, `${card} [data-field="submitted"]`, /^5$/)
+      yield* waitForText(page, `${card} [data-field="completed"]`, /^0$/)
+      yield* screenshot(page, "dashboard-jobs-running")
+
+      yield* Latch.open(gate)
+      yield* waitForText(page, `${card} [data-field="completed"]`, /^5$/)
+      yield* waitForText(page, `${card} [data-field="busy"]`, /^0 \/ 2$/)
+      yield* waitForText(page, `${card} [data-field="queued"]`, /^0$/)
+      yield* waitForText(page, `${card} [data-field="outcomes"]`, /succeeded 5/)
+      // the throughput chart draws a line (a point per refresh after the first)
+      yield* step(() =>
+        page.waitForFunction(
+          (selector) => (document.querySelector(selector)?.getAttribute("points") ?? "").split(" ").length >= 2,
+          `${card} [data-chart="throughput"] polyline`,
+          { timeout: 20_000 }
+        )
+      )
+      yield* screenshot(page, "dashboard-jobs-done")
+      assert.deepStrictEqual(errors, [])
+    }).pipe(Effect.provide(mounted({ queues: [Mails], token: TOKEN }))))
+
+  it.live(
+    "a failed job appears with its markup as text; requeue is refused without the token, and with it the job completes",
+    () =>
+      Effect.gen(function*() {
+        const healed = new Set<string>()
+        yield* consumeMails(healed)
+        yield* DurableQueue.offer(Mails, { subject: `Hello ${XSS}` }, { id: "mail-1" })
+        yield* eventually(failedIds, (ids) => ids.length === 1)
+
+        const { errors, page } = yield* open()
+        const row = `[data-queue="mails"] tr[data-job="mail-1"]`
+        yield* waitForText(page, `[data-queue="mails"] [data-field="failed"]`, /^1$/)
+        yield* waitForText(page, `${row} [data-field="error"]`, /Boom/)
+
+        // the payload and the error are shown as text: no element was made from them, no script ran
+        yield* step(() => page.click(`${row} button.details`))
+        yield* waitForText(page, "#detail-payload", /<script>window\.hacked = true<\/script>/)
+        const payload = yield* step(() => page.textContent("#detail-payload"))
+        assert.include(payload, `"subject": "Hello <script>window.hacked = true</script>`)
+        assert.include(yield* step(() => page.textContent("#detail-error")), "<img src=x onerror=")
+        const injected = yield* step(() =>
+          page.evaluate(() => ({
+            hacked: window.hacked === true,
+            scripts: document.querySelectorAll("main script, main img").length
+          }))
+        )
+        assert.deepStrictEqual(injected, { hacked: false, scripts: 0 })
+        yield* screenshot(page, "dashboard-failed-job-detail")
+
+        // without the token the action is refused, and the job stays failed
+        yield* step(() => page.click(`${row} button.requeue`))
+        yield* waitForText(page, "#message", /^Not authorized: .*token/)
+        assert.strictEqual(yield* step(() => page.getAttribute("#message", "class")), "error")
+        assert.deepStrictEqual(yield* failedIds, ["mail-1"])
+        yield* screenshot(page, "dashboard-action-refused")
+
+        // with the token, requeue moves it back and it completes
+        healed.add("mail-1")
+        yield* step(() => page.fill("#token", TOKEN))
+        yield* step(() => page.click("#token-form button"))
+        yield* step(() => page.click(`${row} button.requeue`))
+        yield* waitForText(page, "#message", /^Requeued "mail-1"/)
+        assert.strictEqual(yield* DurableQueue.result(Mails, "mail-1"), `sent: Hello ${XSS}`)
+        yield* step(() => page.waitForSelector(row, { state: "detached", timeout: 20_000 }))
+        yield* waitForText(page, `[data-queue="mails"] [data-field="failed"]`, /^0$/)
+        yield* waitForText(page, `[data-queue="mails"] [data-field="completed"]`, /^2$/)
+        yield* screenshot(page, "dashboard-requeued")
+        assert.deepStrictEqual(errors, [])
+      }).pipe(Effect.provide(mounted({ queues: [Mails], token: TOKEN })))
+  )
+
+  it.live("requeue all asks for confirmation first", () =>
+    Effect.gen(function*() {
+      const healed = new Set<string>()
+      yield* consumeMails(healed)
+      for (const id of ["mail-1", "mail-2", "mail-3"]) {
+        yield* DurableQueue.offer(Mails, { subject: `hello ${id}` }, { id })
+      }
+      yield* eventually(failedIds, (ids) => ids.length === 3)
+      const { errors, page } = yield* open()
+      yield* step(() => page.fill("#token", TOKEN))
+      yield* step(() => page.click("#token-form button"))
+      const card = `[data-queue="mails"]`
+      yield* waitForText(page, `${card} [data-field="failed-total"]`, /^\(3\)$/)
+
+      yield* step(() => page.click(`${card} button.requeue-all`))
+      yield* waitForText(page, `${card} .confirm`, /Requeue all 3 failed jobs of "mails"\?/)
+      yield* screenshot(page, "dashboard-requeue-all-confirm")
+      yield* step(() => page.click(`${card} .confirm button.confirm-no`))
+      assert.isTrue(yield* step(() => page.isHidden(`${card} .confirm`)))
+      assert.deepStrictEqual(yield* failedIds, ["mail-1", "mail-2", "mail-3"])
+
+      for (const id of ["mail-1", "mail-2", "mail-3"]) healed.add(id)
+      yield* step(() => page.click(`${card} button.requeue-all`))
+      yield* step(() => page.click(`${card} .confirm button.confirm-yes`))
+      yield* waitForText(page, "#message", /^Requeued 3 jobs of "mails"\.$/)
+      for (const id of ["mail-1", "mail-2", "mail-3"]) {
+        assert.strictEqual(yield* DurableQueue.result(Mails, id), `sent: hello ${id}`)
+      }
+      yield* waitForText(page, `${card} [data-field="failed-total"]`, /^\(0\)$/)
+      assert.deepStrictEqual(errors, [])
+    }).pipe(Effect.provide(mounted({ queues: [Mails], token: TOKEN }))))
+
+  it.live("read-only, the page offers no action", () =>
+    Effect.gen(function*() {
+      yield* consumeMails(new Set())
+      yield* DurableQueue.offer(Mails, { subject: "hello" }, { id: "mail-1" })
+      yield* eventually(failedIds, (ids) => ids.length === 1)
+      const { errors, page } = yield* open()
+      yield* waitForText(page, "#mode", /^read-only$/)
+      yield* step(() => page.waitForSelector(`tr[data-job="mail-1"]`, { timeout: 20_000 }))
+      assert.strictEqual(yield* step(() => page.locator("button.requeue, button.remove").count()), 0)
+      assert.isTrue(yield* step(() => page.isHidden(`[data-queue="mails"] button.requeue-all`)))
+      assert.isTrue(yield* step(() => page.isHidden("#token-form")))
+      yield* screenshot(page, "dashboard-read-only")
+      assert.deepStrictEqual(errors, [])
+    }).pipe(Effect.provide(mounted({ queues: [Mails], token: TOKEN, readOnly: true }))))
+})
