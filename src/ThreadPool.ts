@@ -123,7 +123,8 @@ export interface ThreadStats {
 
 /**
  * How a platform runs one thread: `spawn` starts it from the entry file, `terminate` stops it at once, whatever
- * it is doing. `entry` names the entry file in errors.
+ * it is doing. `entry` names the entry file in errors. `notify`, when given, is called after each job is posted to
+ * a thread: a platform whose idle threads wait for work outside their event loop wakes them there.
  *
  * @category models
  * @since 0.1.0
@@ -132,6 +133,7 @@ export interface Platform<W> {
   readonly entry: string
   readonly spawn: (id: number) => W
   readonly terminate: (thread: W) => void
+  readonly notify?: ((thread: W) => void) | undefined
 }
 
 /**
@@ -320,8 +322,9 @@ export const serve = <I, A, E, R>(
         run(reply(port, [pingSeq, Succeeded, undefined]))
         return
       }
-      run(runOne(seq, input, job)).addObserver((exit) => {
-        run(reply(port, Exit.isSuccess(exit) ? exit.value : endedBy(seq, exit.cause)))
+      // A fiber that ends before its reply was sent (see above) still gets one: its end is the reply.
+      run(Effect.flatMap(runOne(seq, input, job), (message) => reply(port, message))).addObserver((exit) => {
+        if (Exit.isFailure(exit)) run(reply(port, endedBy(seq, exit.cause)))
       })
     })
   }).pipe(Effect.scoped)
@@ -641,13 +644,16 @@ const runOnThread = <I, A, E, W>(
       thread = startThread(self, job.worker, undefined)
     }
     const ready = thread
+    const send = Effect.flatMap(
+      encodeInput(self, input, job),
+      ([encoded, transfers]) => sendJob(self, ready, encoded, transfers, job)
+    )
+    // the usual case: the slot's thread is ready (a worker waits at its slot's gate while the thread starts)
+    if (ready.state === "ready") return send
     return Effect.flatMap(Deferred.await(ready.ready), () =>
       ready.state === "exited"
         ? runOnThread(self, input, job)
-        : Effect.flatMap(
-          encodeInput(self, input, job),
-          ([encoded, transfers]) => sendJob(self, ready, encoded, transfers, job)
-        ))
+        : send)
   })
 
 const encodeInput = <I, A, E, W>(
@@ -682,7 +688,10 @@ const sendJob = <I, A, E, W>(
       if (thread.state === "busy") thread.state = "ready"
       return Effect.fail(schemaError(self, job, "input", "encode", `it could not be sent: ${messageOf(error)}`))
     }),
-    Effect.andThen(Deferred.await(reply)),
+    Effect.andThen(Effect.suspend(() => {
+      if (self.platform.notify !== undefined) self.platform.notify(thread.raw!)
+      return Deferred.await(reply)
+    })),
     Effect.onInterrupt(() => thread.pending?.seq === seq ? stop(self, thread) : Effect.void),
     Effect.flatMap((reply) => decodeReply(self, job, reply))
   )

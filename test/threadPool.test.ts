@@ -199,6 +199,18 @@ describe("ThreadPool on Node threads", () => {
       assert.strictEqual((yield* pool.stats).timedOut, 1)
     }))
 
+  it.live("a timer left by a handler still fires while back-to-back short jobs keep its thread busy", () =>
+    Effect.gen(function*() {
+      // between jobs a thread waits outside its event loop, but goes back to it at least every 10 ms
+      const pool = yield* make({ concurrency: 1 })
+      const first = (yield* pool.execute({ op: "ticks" })).value
+      let last = first
+      for (let jobs = 0; last < first + 3 && jobs < 100_000; jobs++) {
+        last = (yield* pool.execute({ op: "ticks" })).value
+      }
+      assert.isAtLeast(last, first + 3)
+    }))
+
   it.live("while its thread is replaced a slot takes no job: the wait counts as queued, not against a timeout", () =>
     Effect.gen(function*() {
       const pool = yield* make({ concurrency: 1, timeout: "150 millis" })
