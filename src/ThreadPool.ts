@@ -317,13 +317,23 @@ export const serve = <I, A, E, R>(
     // ends a fiber at once, skipping its frames, and the job must still get its answer.
     const fibers = yield* FiberSet.make<unknown, unknown>()
     const run = yield* FiberSet.runtime(fibers)<R>()
-    yield* runner.run<void, never, never>((port, [seq, input, job]) => {
-      if (seq === pingSeq) {
+    yield* runner.run<void, never, never>((port, request) => {
+      if (request.length === 1) {
         run(reply(port, [pingSeq, Succeeded, undefined]))
         return
       }
+      const seq = request[0]
+      const job: WorkerPool.JobInfo = {
+        id: request[2],
+        attempt: request[3],
+        priority: request[4],
+        key: request[5],
+        startedAt: request[6],
+        worker: request[7],
+        pool: request[8]
+      }
       // A fiber that ends before its reply was sent (see above) still gets one: its end is the reply.
-      run(Effect.flatMap(runOne(seq, input, job), (message) => reply(port, message))).addObserver((exit) => {
+      run(Effect.flatMap(runOne(seq, request[1], job), (message) => reply(port, message))).addObserver((exit) => {
         if (Exit.isFailure(exit)) run(reply(port, endedBy(seq, exit.cause)))
       })
     })
@@ -333,12 +343,27 @@ export const serve = <I, A, E, R>(
 // internals
 // -----------------------------------------------------------------------------
 
-/** A job sent to a thread: its sequence number, its encoded input and its `JobInfo`. */
-type Request = readonly [seq: number, input: unknown, job: WorkerPool.JobInfo]
+/**
+ * A job sent to a thread: its sequence number, its encoded input and the fields of its `JobInfo`, flat (an array of
+ * plain values is cloned faster than an object), or the ping.
+ */
+type Request =
+  | readonly [
+    seq: number,
+    input: unknown,
+    id: string,
+    attempt: number,
+    priority: number,
+    key: string | undefined,
+    startedAt: number,
+    worker: number,
+    pool: string
+  ]
+  | readonly [seq: typeof pingSeq]
 
 /** The first message to a thread, before any job: its answer says the thread is ready. */
 const pingSeq = 0
-const ping: Request = [pingSeq, undefined, undefined!]
+const ping: Request = [pingSeq]
 
 const Succeeded = 0
 const Failed = 1
@@ -680,7 +705,17 @@ const sendJob = <I, A, E, W>(
   const reply = Deferred.makeUnsafe<Reply, ThreadCrashed>()
   thread.pending = { seq, jobId: job.id, reply }
   thread.state = "busy"
-  const request: Request = [seq, encoded, infoOf(job)]
+  const request: Request = [
+    seq,
+    encoded,
+    job.id,
+    job.attempt,
+    job.priority,
+    job.key,
+    job.startedAt,
+    job.worker,
+    job.pool
+  ]
   return thread.worker!.send(request, transfers).pipe(
     Effect.catch((error) => {
       // Nothing reached the thread (the input could not be cloned): the thread is as it was.
@@ -701,17 +736,6 @@ const messageOf = (error: WorkerError): string => {
   const cause = (error.reason as { readonly cause?: unknown }).cause
   return cause instanceof Error ? `${cause.name}: ${cause.message}` : error.message
 }
-
-/** A `JobInfo` as plain data, to cross to the thread. */
-const infoOf = (job: WorkerPool.JobInfo): WorkerPool.JobInfo => ({
-  id: job.id,
-  attempt: job.attempt,
-  priority: job.priority,
-  key: job.key,
-  startedAt: job.startedAt,
-  worker: job.worker,
-  pool: job.pool
-})
 
 const decodeReply = <I, A, E, W>(
   self: Threads<I, A, E, W>,
