@@ -213,7 +213,7 @@ describe("ThreadPool on Node threads", () => {
 
   it.live("while its thread is replaced a slot takes no job: the wait counts as queued, not against a timeout", () =>
     Effect.gen(function*() {
-      const pool = yield* make({ concurrency: 1, timeout: "150 millis" })
+      const pool = yield* make({ concurrency: 1, timeout: "100 millis" })
       const crashed = failureOf(yield* Effect.exit(pool.execute({ op: "exit", code: 4 })))
       assert.instanceOf(crashed, WorkerPoolError.ThreadCrashed)
       const next = yield* pool.submit({ op: "square", n: 3 })
@@ -431,6 +431,20 @@ describe("ThreadPool on Node threads", () => {
       assert.strictEqual((yield* pool.stats).workers, 1)
       assert.strictEqual((yield* pool.threads).terminated, 0, "idle threads are closed, not counted as terminated")
       assert.strictEqual((yield* pool.execute({ op: "square", n: 11 })).value, 121)
+    }))
+
+  it.live("the job queued behind a crash starts its timeout only once the replacement thread is ready", () =>
+    Effect.gen(function*() {
+      // one thread, and a timeout shorter than a thread's start (0.3-0.7 s here): were the next job begun while the
+      // replacement starts, its timeout would run out before its handler did
+      const pool = yield* make({ concurrency: 1, timeout: "100 millis" })
+      const crashed = yield* Effect.forkChild(Effect.exit(pool.execute({ op: "exit", code: 3 })))
+      const next = yield* Effect.forkChild(Effect.exit(pool.execute({ op: "square", n: 6 })))
+      const crash = yield* Fiber.join(crashed)
+      assert.isTrue(Exit.isFailure(crash))
+      const result = yield* Fiber.join(next)
+      assert.deepStrictEqual(Exit.map(result, (r) => r.value), Exit.succeed(36))
+      assert.strictEqual((yield* pool.threads).replaced, 1)
     }))
 
   it.live("a retry policy retries a job after its thread crashed, on the replacement", () =>

@@ -225,7 +225,7 @@ const attemptEnded = <I, A, E>(
     if (self.workers > self.maxWorkers) {
       releaseSlot(self, slot)
       goOn = false
-    } else if (self.rateLimit === undefined) {
+    } else if (self.rateLimit === undefined && !gateClosed(self, slot)) {
       takeNext(self, slot)
     }
   }
@@ -239,6 +239,13 @@ const attemptEnded = <I, A, E>(
   self.nowFresh = outer
   return goOn
 }
+
+/**
+ * Whether the slot is out of service (its thread is being replaced): its worker then takes its next job only once
+ * the gate opens, so that the job's run time and timeout start with its handler, not with the thread's start.
+ */
+const gateClosed = (self: PoolState<any, any, any>, slot: Slot): boolean =>
+  self.slotGate !== undefined && slot.live && self.slotGate(slot.index) !== undefined
 
 /**
  * Stops a running job: its worker is interrupted, and settles the job with `ending`'s outcome once the handler's
