@@ -6,6 +6,7 @@
  * @since 0.1.0
  */
 import * as PgClient from "@effect/sql-pg/PgClient"
+import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -53,7 +54,7 @@ export const layerStore = (
       const resolved = yield* resolve(options)
       const client = yield* SqlClient.SqlClient
       const sql = client.withoutTransforms()
-      const persistence = yield* Persistence.Persistence
+      const layerScope = yield* Effect.scope
       const table = sql(resolved.tableName)
       const makeStore = PersistedQueue.makeStoreSql({
         tableName: resolved.tableName,
@@ -61,8 +62,15 @@ export const layerStore = (
         lockExpiration: resolved.lockExpiration,
         lockRefreshInterval: resolved.lockRefreshInterval
       }).pipe(Effect.provideService(SqlClient.SqlClient, client))
-      // Built now, in the layer's scope: it creates the table, so a bad connection fails the layer.
-      const shared = yield* makeStore
+      // Built now, in the layer's scope: the tables are created, so a bad connection fails the layer. PostgreSQL's
+      // `CREATE ... IF NOT EXISTS` is not safe when run concurrently, so processes starting together on a fresh
+      // database create them one at a time, under a transaction-scoped advisory lock.
+      const { persistence, shared } = yield* Effect.gen(function*() {
+        yield* sql`SELECT pg_advisory_xact_lock(${schemaLock})`
+        const shared = yield* makeStore
+        const context = yield* Layer.buildWithScope(Persistence.layerSql, layerScope)
+        return { shared, persistence: Context.get(context, Persistence.Persistence) }
+      }).pipe(client.withTransaction, Effect.provideService(SqlClient.SqlClient, client))
       const resultsStoreId = (queue: string) => `effect-worker-pool/${queue}`
       const fail = (queue: string, operation: DurableQueueError["operation"]) => (error: SqlError) =>
         new DurableQueueError({ queue, operation, reason: `PostgreSQL: ${error.message}` })
@@ -132,7 +140,10 @@ export const layerStore = (
           )
       })
     })
-  ).pipe(Layer.provide(Persistence.layerSql))
+  )
+
+/** The advisory lock under which the tables are created (any fixed number, shared by every process). */
+const schemaLock = 0x65777071
 
 /**
  * The PostgreSQL store with its own connection pool: `pg` takes `@effect/sql-pg`'s client options (`url`, `host`,

@@ -82,6 +82,24 @@ describe("the durable queue on Redis, in one process", () => {
     ))
 })
 
+describe("the durable queue on PostgreSQL, starting", () => {
+  it.live("stores built at once on a fresh schema all start (the tables are created one at a time)", () =>
+    Effect.gen(function*() {
+      const schema = `${pgSchema}_start`
+      const client = PgClient.layer({ ...pgConfig, startupParameters: { search_path: schema } })
+      yield* SqlClient.SqlClient.use((sql) => sql`CREATE SCHEMA IF NOT EXISTS ${sql(schema)}`).pipe(
+        Effect.provide(client)
+      )
+      const built = yield* Effect.forEach(
+        Array.from({ length: 8 }, () => PgDurableQueue.layerStore().pipe(Layer.provide(client))),
+        (layer) => Effect.exit(Effect.scoped(Layer.build(layer))),
+        { concurrency: "unbounded" }
+      )
+      assert.deepStrictEqual(built.filter((exit) => exit._tag === "Failure"), [])
+      yield* SqlClient.SqlClient.use((sql) => sql`DROP SCHEMA ${sql(schema)} CASCADE`).pipe(Effect.provide(client))
+    }))
+})
+
 describe("the durable queue's test servers", () => {
   it.live("the Redis run leaves no key behind", () =>
     Effect.gen(function*() {
