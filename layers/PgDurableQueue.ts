@@ -65,12 +65,19 @@ export const layerStore = (
       // Built now, in the layer's scope: the tables are created, so a bad connection fails the layer. PostgreSQL's
       // `CREATE ... IF NOT EXISTS` is not safe when run concurrently, so processes starting together on a fresh
       // database create them one at a time, under a transaction-scoped advisory lock.
-      const { persistence, shared } = yield* Effect.gen(function*() {
+      // The creation runs in a scope of its own, closed before the transaction ends: what the stores built there
+      // start is bound to the transaction's connection. The layer's own stores are built after it, on tables that
+      // exist.
+      yield* Effect.scoped(Effect.gen(function*() {
         yield* sql`SELECT pg_advisory_xact_lock(${schemaLock})`
-        const shared = yield* makeStore
-        const context = yield* Layer.buildWithScope(Persistence.layerSql, layerScope)
-        return { shared, persistence: Context.get(context, Persistence.Persistence) }
-      }).pipe(client.withTransaction, Effect.provideService(SqlClient.SqlClient, client))
+        yield* makeStore
+        yield* Layer.build(Persistence.layerSql)
+      })).pipe(client.withTransaction, Effect.provideService(SqlClient.SqlClient, client))
+      const shared = yield* makeStore
+      const persistence = Context.get(
+        yield* Layer.buildWithScope(Persistence.layerSql, layerScope),
+        Persistence.Persistence
+      )
       const resultsStoreId = (queue: string) => `effect-worker-pool/${queue}`
       const fail = (queue: string, operation: DurableQueueError["operation"]) => (error: SqlError) =>
         new DurableQueueError({ queue, operation, reason: `PostgreSQL: ${error.message}` })
