@@ -25,6 +25,7 @@ import * as SqlClient from "effect/sql/SqlClient"
 import * as PgDurableQueue from "../layers/PgDurableQueue.ts"
 import * as RedisDurableQueue from "../layers/RedisDurableQueue.ts"
 import { DurableQueue, WorkerPoolError } from "../src/index.ts"
+import { eventually, takeN } from "./utils/durable.ts"
 import { pgConfig, redisUrl, runId } from "./utils/servers.ts"
 
 const redisPrefix = `ewp-hostile-${runId}-`
@@ -93,19 +94,6 @@ const numbers = (label: string, options: { readonly maxAttempts?: number } = {})
     retrySchedule: fast,
     resultTimeToLive: "1 hour"
   })
-
-/** Takes `n` items from a queue, failing the test after `seconds`. */
-const takeN = <A>(queue: Queue.Queue<A>, n: number, seconds = 20) =>
-  Queue.takeN(queue, n).pipe(Effect.timeout(Duration.seconds(seconds)), Effect.orDie)
-
-/** Polls `effect` every 20 ms until `check` holds, for at most 20 s. */
-const eventually = <A, E, R>(effect: Effect.Effect<A, E, R>, check: (a: A) => boolean) =>
-  effect.pipe(
-    Effect.filterOrFail(check, () => new Error("not yet")),
-    Effect.retry(Schedule.spaced("20 millis")),
-    Effect.timeout("20 seconds"),
-    Effect.orDie
-  )
 
 /** The exit of a job's outcome, waited for at most 20 s. */
 const outcomeOf = <I, A, E>(queue: DurableQueue.DurableQueue<I, A, E>, id: string) =>

@@ -7,6 +7,7 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
@@ -56,15 +57,12 @@ const failureOf = <A, E>(exit: Exit.Exit<A, E>): E => {
   return (error as Option.Some<E>).value
 }
 
-/** Takes `n` items from a queue, failing the test after 20 s. */
-const takeN = <A>(queue: Queue.Queue<A>, n: number) =>
-  Queue.takeN(queue, n).pipe(
-    Effect.timeout("20 seconds"),
-    Effect.orDie
-  )
+/** Takes `n` items from a queue, failing the test after `seconds` (20 s). */
+export const takeN = <A>(queue: Queue.Queue<A>, n: number, seconds = 20) =>
+  Queue.takeN(queue, n).pipe(Effect.timeout(Duration.seconds(seconds)), Effect.orDie)
 
 /** Polls `check` every 20 ms until it holds, for at most 20 s. */
-const eventually = <A, E, R>(effect: Effect.Effect<A, E, R>, check: (a: A) => boolean) =>
+export const eventually = <A, E, R>(effect: Effect.Effect<A, E, R>, check: (a: A) => boolean) =>
   effect.pipe(
     Effect.filterOrFail(check, () => new Error("not yet")),
     Effect.retry(Schedule.spaced("20 millis")),
