@@ -15,7 +15,9 @@ import * as PersistedQueue from "effect/persistence/PersistedQueue"
 import * as Persistence from "effect/persistence/Persistence"
 import * as SqlClient from "effect/sql/SqlClient"
 import type { SqlError } from "effect/sql/SqlError"
+import * as Os from "node:os"
 import { DurableQueueStore, type FailedRecord } from "../src/DurableQueue.ts"
+import { parseConsumer } from "../src/internal/consumers.ts"
 import { invalidStoreOption, resolveTimings, type StoreTimings } from "../src/internal/durableOptions.ts"
 import { DurableQueueError, type InvalidQueueOptions } from "../src/WorkerPoolError.ts"
 
@@ -68,10 +70,24 @@ export const layerStore = (
       // The creation runs in a scope of its own, closed before the transaction ends: what the stores built there
       // start is bound to the transaction's connection. The layer's own stores are built after it, on tables that
       // exist.
+      const consumersTable = sql(`${resolved.tableName}_consumers`)
+      // `updated_at` of a failed job (a `TIMESTAMP` written with `NOW()`), in milliseconds since the epoch
+      const failedAtSql = sql.literal("(EXTRACT(EPOCH FROM updated_at::timestamptz) * 1000)::float8 AS failed_at")
       yield* Effect.scoped(Effect.gen(function*() {
         yield* sql`SELECT pg_advisory_xact_lock(${schemaLock})`
         yield* makeStore
         yield* Layer.build(Persistence.layerSql)
+        yield* sql`
+          CREATE TABLE IF NOT EXISTS ${consumersTable} (
+            queue_name VARCHAR(100) NOT NULL,
+            id VARCHAR(64) NOT NULL,
+            info TEXT NOT NULL,
+            joined_at TIMESTAMPTZ NOT NULL,
+            seen_at TIMESTAMPTZ NOT NULL,
+            expires_at TIMESTAMPTZ NOT NULL,
+            PRIMARY KEY (queue_name, id)
+          )
+        `
       })).pipe(client.withTransaction, Effect.provideService(SqlClient.SqlClient, client))
       const shared = yield* makeStore
       const persistence = Context.get(
@@ -89,13 +105,13 @@ export const layerStore = (
         resultsStoreId,
         failed: (queue) =>
           sql<Row>`
-            SELECT id, element, attempts, COALESCE(last_failure, '') AS reason FROM ${table}
+            SELECT id, element, attempts, COALESCE(last_failure, '') AS reason, ${failedAtSql} FROM ${table}
             WHERE queue_name = ${queue} AND state = 'failed'
             ORDER BY updated_at ASC, sequence ASC
           `.pipe(Effect.map((rows) => rows.map(toRecord)), Effect.mapError(fail(queue, "failed"))),
         failedJob: (queue, id) =>
           sql<Row>`
-            SELECT id, element, attempts, COALESCE(last_failure, '') AS reason FROM ${table}
+            SELECT id, element, attempts, COALESCE(last_failure, '') AS reason, ${failedAtSql} FROM ${table}
             WHERE queue_name = ${queue} AND id = ${id} AND state = 'failed'
           `.pipe(
             Effect.map((rows) => rows.length === 0 ? undefined : toRecord(rows[0])),
@@ -110,22 +126,59 @@ export const layerStore = (
           ),
         counts: (queue) =>
           sql<
-            { readonly waiting: number; readonly delayed: number; readonly running: number; readonly failed: number }
+            {
+              readonly waiting: number
+              readonly delayed: number
+              readonly running: number
+              readonly failed: number
+              readonly oldest: number | null
+            }
           >`
             SELECT
               COUNT(*) FILTER (WHERE state = 'pending' AND acquired_by IS NULL AND visible_at <= NOW()) AS waiting,
               COUNT(*) FILTER (WHERE state = 'pending' AND acquired_by IS NULL AND visible_at > NOW()) AS delayed,
               COUNT(*) FILTER (WHERE state = 'pending' AND acquired_by IS NOT NULL) AS running,
-              COUNT(*) FILTER (WHERE state = 'failed') AS failed
+              COUNT(*) FILTER (WHERE state = 'failed') AS failed,
+              (EXTRACT(EPOCH FROM NOW() - (
+                MIN(visible_at) FILTER (WHERE state = 'pending' AND acquired_by IS NULL AND visible_at <= NOW())
+              )::timestamptz) * 1000)::float8 AS oldest
             FROM ${table} WHERE queue_name = ${queue}
           `.pipe(
             Effect.map(([row]) => ({
               waiting: Number(row.waiting),
               delayed: Number(row.delayed),
               running: Number(row.running),
-              failed: Number(row.failed)
+              failed: Number(row.failed),
+              oldestWaitingMillis: row.oldest === null ? undefined : Math.max(0, Math.round(Number(row.oldest)))
             })),
             Effect.mapError(fail(queue, "counts"))
+          ),
+        heartbeat: (queue, beat, timeToLive) =>
+          Effect.gen(function*() {
+            const info = JSON.stringify({ ...beat, host: Os.hostname(), pid: process.pid })
+            const ttl = `${Duration.toMillis(timeToLive)} milliseconds`
+            yield* sql`
+              INSERT INTO ${consumersTable} (queue_name, id, info, joined_at, seen_at, expires_at)
+              VALUES (${queue}, ${beat.id}, ${info}, NOW(), NOW(), NOW() + ${ttl}::interval)
+              ON CONFLICT (queue_name, id) DO UPDATE
+              SET info = EXCLUDED.info, seen_at = NOW(), expires_at = EXCLUDED.expires_at
+            `
+            // the consumers of dead processes, of every queue
+            yield* sql`DELETE FROM ${consumersTable} WHERE expires_at < NOW()`
+          }).pipe(Effect.mapError(fail(queue, "consumers"))),
+        leave: (queue, id) =>
+          sql`DELETE FROM ${consumersTable} WHERE queue_name = ${queue} AND id = ${id}`.pipe(
+            Effect.asVoid,
+            Effect.mapError(fail(queue, "consumers"))
+          ),
+        consumers: (queue) =>
+          sql<{ readonly info: string; readonly seen_at: number }>`
+            SELECT info, (EXTRACT(EPOCH FROM seen_at) * 1000)::float8 AS seen_at FROM ${consumersTable}
+            WHERE queue_name = ${queue} AND expires_at > NOW()
+            ORDER BY joined_at ASC, id ASC
+          `.pipe(
+            Effect.map((rows) => rows.flatMap((row) => parseConsumer(row.info, Math.round(Number(row.seen_at))))),
+            Effect.mapError(fail(queue, "consumers"))
           ),
         requeue: (queue, id) =>
           sql<{ readonly id: string }>`
@@ -169,13 +222,15 @@ interface Row {
   readonly element: string
   readonly attempts: number
   readonly reason: string
+  readonly failed_at: number | null
 }
 
 const toRecord = (row: Row): FailedRecord => ({
   id: row.id,
   element: Option.getOrUndefined(parseJson(row.element)),
   attempts: Number(row.attempts),
-  reason: row.reason
+  reason: row.reason,
+  failedAt: row.failed_at === null ? undefined : Math.round(Number(row.failed_at))
 })
 
 const parseJson = Option.liftThrowable((text: string): unknown => JSON.parse(text))

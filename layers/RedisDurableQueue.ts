@@ -15,7 +15,9 @@ import * as PersistedQueue from "effect/persistence/PersistedQueue"
 import * as Persistence from "effect/persistence/Persistence"
 import * as Redis from "effect/persistence/Redis"
 import * as Scope from "effect/Scope"
-import { DurableQueueStore, type FailedRecord } from "../src/DurableQueue.ts"
+import * as Os from "node:os"
+import { type ConsumerInfo, DurableQueueStore, type FailedRecord } from "../src/DurableQueue.ts"
+import { parseConsumer } from "../src/internal/consumers.ts"
 import { invalidStoreOption, resolveTimings, type StoreTimings } from "../src/internal/durableOptions.ts"
 import * as RedisQueueStore from "../src/RedisQueueStore.ts"
 import { DurableQueueError, type InvalidQueueOptions } from "../src/WorkerPoolError.ts"
@@ -87,6 +89,13 @@ export const layerStore = (
       const findFailed = redis.eval(findFailedScript)
       const removeFailed = redis.eval(removeFailedScript)
       const countAll = redis.eval(countScript)
+      const beat = redis.eval(heartbeatScript)
+      const leave = redis.eval(leaveScript)
+      const readConsumers = redis.eval(consumersScript)
+      const consumerKeys = (queue: string) => {
+        const base = `${queuePrefix(queue)}consumers`
+        return [base, `${base}:info`] as const
+      }
       const keys = (queue: string) => {
         const base = `${queuePrefix(queue)}${queue}`
         return { queue: base, failed: `${base}:failed`, ids: `${base}:ids` }
@@ -159,10 +168,38 @@ export const layerStore = (
           return (resolved.store === "stock"
             ? countAll(k.queue, `${k.queue}:delayed`, `${k.queue}:pending`, k.failed, "list", "zset", "hash", "list")
             : countAll(own.waiting, own.delayed, own.active, own.failed, "list", "zset", "zset", "list")).pipe(
-              Effect.map(([waiting, delayed, running, failed]) => ({ waiting, delayed, running, failed })),
+              Effect.map(([waiting, delayed, running, failed]) => ({
+                waiting,
+                delayed,
+                running,
+                failed,
+                oldestWaitingMillis: undefined
+              })),
               Effect.mapError(fail(queue, "counts"))
             )
         },
+        heartbeat: (queue, consumer, timeToLive) =>
+          beat(
+            ...consumerKeys(queue),
+            consumer.id,
+            JSON.stringify({ ...consumer, host: Os.hostname(), pid: process.pid }),
+            Math.max(1, Math.round(Duration.toMillis(timeToLive)))
+          ).pipe(Effect.asVoid, Effect.mapError(fail(queue, "consumers"))),
+        leave: (queue, id) =>
+          leave(...consumerKeys(queue), id).pipe(Effect.asVoid, Effect.mapError(fail(queue, "consumers"))),
+        consumers: (queue) =>
+          readConsumers(...consumerKeys(queue)).pipe(
+            Effect.map((flat) => {
+              const out: Array<ConsumerInfo> = []
+              for (let i = 0; i + 1 < flat.length; i += 2) {
+                const value = flat[i + 1]
+                const at = value.indexOf(":")
+                out.push(...parseConsumer(value.slice(at + 1), Number(value.slice(0, at))))
+              }
+              return out.sort((a, b) => a.startedAt - b.startedAt || a.id.localeCompare(b.id))
+            }),
+            Effect.mapError(fail(queue, "consumers"))
+          ),
         requeue: (queue, id) =>
           Effect.gen(function*() {
             const records = yield* readFailed(queue)
@@ -198,12 +235,14 @@ const parseRecord = (raw: string): Array<ParsedRecord> => {
     readonly element?: unknown
     readonly attempts?: unknown
     readonly lastFailure?: unknown
+    readonly failedAt?: unknown
   }
   return [{
     id: record.id,
     element: record.element,
     attempts: typeof record.attempts === "number" ? record.attempts : Number(record.attempts ?? 0),
     reason: typeof record.lastFailure === "string" ? record.lastFailure : "",
+    failedAt: typeof record.failedAt === "number" && Number.isFinite(record.failedAt) ? record.failedAt : undefined,
     raw
   }]
 }
@@ -255,6 +294,67 @@ return 1
     numberOfKeys: 2
   }
 ).withReturnType<number>()
+
+// The server's time in milliseconds.
+const nowLua = `
+local time = redis.call("TIME")
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+`
+
+// Forgets the consumers not heard of within their time to live.
+const pruneConsumersLua = `
+local stale = redis.call("ZRANGEBYSCORE", KEYS[1], "-inf", now)
+for _, id in ipairs(stale) do
+  redis.call("HDEL", KEYS[2], id)
+end
+redis.call("ZREMRANGEBYSCORE", KEYS[1], "-inf", now)
+`
+
+// Records a consumer's beat, stamped with the server's time, until its time to live passes; the keys themselves
+// expire once no consumer beats any more.
+const heartbeatScript = Redis.script(
+  (...args: [keyExpiries: string, keyInfo: string, id: string, info: string, timeToLive: number]) => args,
+  {
+    lua: `
+${nowLua}
+${pruneConsumersLua}
+redis.call("ZADD", KEYS[1], now + tonumber(ARGV[3]), ARGV[1])
+redis.call("HSET", KEYS[2], ARGV[1], now .. ":" .. ARGV[2])
+-- the keys live as long as the consumer heard of last
+local last = redis.call("ZRANGE", KEYS[1], -1, -1, "WITHSCORES")
+local ttl = math.max(1, math.ceil(tonumber(last[2]) - now))
+redis.call("PEXPIRE", KEYS[1], ttl)
+redis.call("PEXPIRE", KEYS[2], ttl)
+return 1
+`,
+    numberOfKeys: 2
+  }
+).withReturnType<number>()
+
+const leaveScript = Redis.script(
+  (...args: [keyExpiries: string, keyInfo: string, id: string]) => args,
+  {
+    lua: `
+redis.call("ZREM", KEYS[1], ARGV[1])
+redis.call("HDEL", KEYS[2], ARGV[1])
+return 1
+`,
+    numberOfKeys: 2
+  }
+).withReturnType<number>()
+
+// The consumers heard of within their time to live: id, then "<seenAt>:<info>", for each.
+const consumersScript = Redis.script(
+  (...args: [keyExpiries: string, keyInfo: string]) => args,
+  {
+    lua: `
+${nowLua}
+${pruneConsumersLua}
+return redis.call("HGETALL", KEYS[2])
+`,
+    numberOfKeys: 2
+  }
+).withReturnType<ReadonlyArray<string>>()
 
 type KeyKind = "list" | "zset" | "hash"
 

@@ -12,7 +12,9 @@
  */
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import type * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
 import * as Data from "effect/Data"
+import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -135,10 +137,38 @@ export interface QueueView {
     readonly running: number | null
     readonly failed: number | null
   }
+  /**
+   * How long, in milliseconds, the job first in line has been ready to run; `null` when none waits or the store
+   * cannot tell.
+   */
+  readonly oldestWaitingMillis: number | null
   /** This process's consumer of the queue (the pool named after it), when there is one. */
   readonly consumer: PoolView | null
+  /** The queue's consumers in every process, as the store last heard of them (every 5 seconds). */
+  readonly consumers: ReadonlyArray<ConsumerView>
   /** Why the counts could not be read, when they could not. */
   readonly error: string | null
+}
+
+/**
+ * A consumer of a durable queue, in any process, as `GET /api/queues` shows it.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface ConsumerView {
+  readonly id: string
+  readonly name: string
+  readonly host: string | null
+  readonly pid: number | null
+  readonly concurrency: number
+  readonly running: number
+  readonly succeeded: number
+  readonly failed: number
+  /** When it started (ISO 8601). */
+  readonly startedAt: string
+  /** How long ago, in milliseconds, the store last heard of it. */
+  readonly seenMillisAgo: number
 }
 
 /**
@@ -152,6 +182,8 @@ export interface FailedJobView {
   readonly attempts: number
   /** The first line of the store's account of the last failure. */
   readonly error: string
+  /** When it was recorded as failed (ISO 8601); `null` where the store did not keep the time. */
+  readonly failedAt: string | null
 }
 
 /**
@@ -171,6 +203,8 @@ export interface FailedJobDetail {
   readonly error: unknown
   /** The store's account of the last failure: the pretty-printed cause. */
   readonly reason: string
+  /** When it was recorded as failed (ISO 8601); `null` where the store did not keep the time. */
+  readonly failedAt: string | null
 }
 
 /**
@@ -603,8 +637,11 @@ const queuesView = (self: Resolved): Effect.Effect<HttpServerResponse.HttpServer
   Effect.gen(function*() {
     const pools = yield* readPools(self)
     const queues: Array<QueueView> = []
+    const now = yield* Clock.currentTimeMillis
     for (const queue of self.queues.values()) {
       const counts = yield* Effect.exit(withStore(self, DurableQueue.counts(queue)))
+      const consumers = yield* Effect.exit(withStore(self, DurableQueue.consumers(queue)))
+      const failure = Exit.isFailure(counts) ? counts : Exit.isFailure(consumers) ? consumers : undefined
       queues.push({
         name: queue.name,
         maxAttempts: queue.maxAttempts,
@@ -616,8 +653,10 @@ const queuesView = (self: Resolved): Effect.Effect<HttpServerResponse.HttpServer
             failed: counts.value.failed
           }
           : { waiting: null, delayed: null, running: null, failed: null },
+        oldestWaitingMillis: Exit.isSuccess(counts) ? counts.value.oldestWaitingMillis ?? null : null,
         consumer: pools.find((pool) => pool.name === queue.name) ?? null,
-        error: Exit.isSuccess(counts) ? null : describeFailure(counts.cause)
+        consumers: Exit.isSuccess(consumers) ? consumers.value.map((consumer) => consumerView(consumer, now)) : [],
+        error: failure === undefined ? null : describeFailure(failure.cause)
       })
     }
     return ok({
@@ -632,6 +671,25 @@ const queuesView = (self: Resolved): Effect.Effect<HttpServerResponse.HttpServer
       refreshMillis: self.refreshMillis
     })
   })
+
+const consumerView = (consumer: DurableQueue.ConsumerInfo, now: number): ConsumerView => ({
+  id: consumer.id,
+  name: consumer.name,
+  host: consumer.host ?? null,
+  pid: consumer.pid ?? null,
+  concurrency: consumer.concurrency,
+  running: consumer.running,
+  succeeded: consumer.succeeded,
+  failed: consumer.failed,
+  startedAt: isoTime(consumer.startedAt) ?? "",
+  seenMillisAgo: Math.max(0, now - consumer.seenAt)
+})
+
+const isoTime = (millis: number | undefined): string | null => {
+  if (millis === undefined) return null
+  const time = DateTime.make(millis)
+  return Option.isSome(time) ? DateTime.formatIso(time.value) : null
+}
 
 const describeFailure = (cause: Cause.Cause<unknown>): string => {
   const reason = cause.reasons.find((reason) => reason._tag === "Fail")
@@ -685,7 +743,8 @@ const failedList = (self: Resolved, queue: DurableQueue.DurableQueue<any, any, a
     const jobs: Array<FailedJobView> = records.slice(offset, offset + limit).map((record) => ({
       id: record.id,
       attempts: record.attempts,
-      error: firstLine(record.reason)
+      error: firstLine(record.reason),
+      failedAt: isoTime(record.failedAt)
     }))
     return ok({ queue: queue.name, total: records.length, offset, limit, jobs })
   })
@@ -708,7 +767,8 @@ const failedDetail = (self: Resolved, queue: DurableQueue.DurableQueue<any, any,
       error: job === undefined || Option.isNone(job.error)
         ? null
         : Option.getOrElse(encodeError(job.error.value), () => String(job.error)),
-      reason: record.reason
+      reason: record.reason,
+      failedAt: isoTime(record.failedAt)
     }
     return ok(detail)
   })

@@ -11,6 +11,8 @@
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
+import * as SecureRandom from "effect/crypto/SecureRandom"
+import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -113,7 +115,45 @@ export interface FailedJob<I, E> {
   readonly error: Option.Option<E | JobFailure>
   /** The store's account of the last failure: the pretty-printed cause, or why it was recorded as failed. */
   readonly reason: string
+  /** When it was recorded as failed, by the store's clock; `None` where the store did not keep the time. */
+  readonly failedAt: Option.Option<DateTime.Utc>
 }
+
+/**
+ * A consumer of a queue, in any process, as the store last heard of it: each consumer tells the store every 5
+ * seconds, and one not heard of for 15 seconds (its process died) is no longer listed. A consumer whose scope
+ * closes leaves the list at once.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface ConsumerInfo {
+  /** Unique to one `consume` call. */
+  readonly id: string
+  /** Its local pool's name. */
+  readonly name: string
+  /** The host and process it runs in, where the store's layer can tell (the Node layers can). */
+  readonly host: string | undefined
+  readonly pid: number | undefined
+  readonly concurrency: number
+  /** When it started, by its own clock (milliseconds since the epoch). */
+  readonly startedAt: number
+  /** When the store last heard of it, by the store's clock (milliseconds since the epoch). */
+  readonly seenAt: number
+  /** Jobs running there when it last told the store. */
+  readonly running: number
+  /** Attempts it finished so far: those that succeeded, and those that failed (an error, a defect, a timeout). */
+  readonly succeeded: number
+  readonly failed: number
+}
+
+/**
+ * What a consumer tells its store: `ConsumerInfo` without the fields the store adds.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type ConsumerBeat = Omit<ConsumerInfo, "seenAt" | "host" | "pid">
 
 /**
  * A running consumer: its local pool's counters.
@@ -165,6 +205,8 @@ export interface FailedRecord {
   readonly element: unknown
   readonly attempts: number
   readonly reason: string
+  /** When it was recorded as failed, in milliseconds since the epoch by the store's clock; `undefined` if unknown. */
+  readonly failedAt: number | undefined
 }
 
 /**
@@ -203,6 +245,19 @@ export class DurableQueueStore extends Context.Service<DurableQueueStore, {
   readonly remove: (queue: string, id: string) => Effect.Effect<boolean, DurableQueueError>
   /** How many jobs the queue holds in each state, as far as the store can tell. */
   readonly counts: (queue: string) => Effect.Effect<Counts, DurableQueueError>
+  /**
+   * Records that a consumer is alive, with its figures, until `timeToLive` passes without another beat. The store
+   * stamps `seenAt` with its own clock.
+   */
+  readonly heartbeat: (
+    queue: string,
+    beat: ConsumerBeat,
+    timeToLive: Duration.Duration
+  ) => Effect.Effect<void, DurableQueueError>
+  /** Removes a consumer from the list at once (its scope closed). */
+  readonly leave: (queue: string, id: string) => Effect.Effect<void, DurableQueueError>
+  /** The consumers heard of within their time to live, oldest first. */
+  readonly consumers: (queue: string) => Effect.Effect<ReadonlyArray<ConsumerInfo>, DurableQueueError>
 }>()("effect-worker-pool/DurableQueueStore") {}
 
 /**
@@ -220,6 +275,12 @@ export interface Counts {
   readonly running: number | undefined
   /** In the failed-jobs record. */
   readonly failed: number
+  /**
+   * How long, in milliseconds, the job first in line has been ready to run (since it was offered, or since its
+   * delay or retry delay ended); `undefined` when no job waits, or where the store cannot tell (the memory store and
+   * the stock Redis store).
+   */
+  readonly oldestWaitingMillis: number | undefined
 }
 
 /**
@@ -514,6 +575,7 @@ export const consume = <I, A, E, R>(
           Effect.andThen(Effect.suspend(() => loop(taker)))
         ) as Effect.Effect<void>
       })
+    yield* heartbeat(backend, queue, pool, concurrency, storeScope)
     for (let i = 0; i < concurrency; i++) {
       const taker: Taker = { running: false, fiber: undefined }
       taker.fiber = yield* Effect.forkIn(loop(taker), storeScope)
@@ -627,7 +689,8 @@ export const failed = <I, A, E>(
         error: outcome === undefined || Exit.isSuccess(outcome)
           ? Option.none()
           : Cause.findErrorOption(outcome.cause),
-        reason: record.reason
+        reason: record.reason,
+        failedAt: record.failedAt === undefined ? Option.none() : DateTime.make(record.failedAt)
       }
     })
   }))
@@ -727,6 +790,58 @@ export const counts = <I, A, E>(
   })
 
 /**
+ * The queue's consumers in every process, as its store last heard of them (see `ConsumerInfo`), oldest first.
+ *
+ * @category operations
+ * @since 0.1.0
+ */
+export const consumers = <I, A, E>(
+  queue: DurableQueue<I, A, E>
+): Effect.Effect<ReadonlyArray<ConsumerInfo>, InvalidQueueOptions | DurableQueueError, DurableQueueStore> =>
+  Effect.gen(function*() {
+    if (queue.invalid !== undefined) return yield* queue.invalid
+    const backend = yield* DurableQueueStore
+    return yield* backend.consumers(queue.name)
+  })
+
+/** How often a consumer tells its store it is alive, and how long the store remembers it without news. */
+const heartbeatInterval = Duration.seconds(5)
+const heartbeatTimeToLive = Duration.seconds(15)
+
+/**
+ * Tells the store, now and every `heartbeatInterval` until the scope closes, that this consumer is alive and how it
+ * fares; on close, that it left. A store that cannot be reached does not stop the consumer: the next beat tries
+ * again. Nothing here runs on a job's path.
+ */
+const heartbeat = (
+  backend: DurableQueueStore["Service"],
+  queue: { readonly name: string },
+  pool: { readonly stats: Effect.Effect<WorkerPool.Stats> },
+  concurrency: number,
+  scope: Scope.Scope
+): Effect.Effect<void> =>
+  Effect.gen(function*() {
+    const id = SecureRandom.uuidV4Unsafe()
+    const startedAt = yield* Clock.currentTimeMillis
+    const beat = Effect.flatMap(pool.stats, (stats) =>
+      backend.heartbeat(queue.name, {
+        id,
+        name: stats.name,
+        concurrency,
+        startedAt,
+        running: stats.running,
+        succeeded: stats.succeeded,
+        failed: stats.failed + stats.defects + stats.timedOut
+      }, heartbeatTimeToLive)).pipe(
+        Effect.catch((error) => Effect.logDebug(`durable queue "${queue.name}": heartbeat not recorded`, error))
+      )
+    yield* Scope.addFinalizer(scope, Effect.ignore(backend.leave(queue.name, id)))
+    // the first beat before `consume` returns: a consumer is listed as soon as it runs
+    yield* beat
+    yield* Effect.forkIn(Effect.forever(Effect.andThen(Effect.sleep(heartbeatInterval), beat)), scope)
+  })
+
+/**
  * The in-memory store: `PersistedQueue`'s memory store and `Persistence`'s memory backing, for one process. Jobs
  * and outcomes are lost with the process; use it for development, tests and in-process work.
  *
@@ -740,7 +855,7 @@ export const layerMemory: Layer.Layer<DurableQueueStore> = Layer.effect(
     const persistence = yield* Persistence.Persistence
     const clock = yield* Clock.Clock
     // The memory store keeps its failed jobs out of reach, so the record is kept beside it.
-    const failedRecords = new Map<string, Map<string, FailedRecord & { readonly failedAt: number }>>()
+    const failedRecords = new Map<string, Map<string, FailedRecord>>()
     const recordsOf = (queue: string) => {
       let records = failedRecords.get(queue)
       if (records === undefined) {
@@ -776,19 +891,30 @@ export const layerMemory: Layer.Layer<DurableQueueStore> = Layer.effect(
             const cutoff = clock.currentTimeMillisUnsafe() - Duration.toMillis(options.failedTimeToLive)
             for (const records of failedRecords.values()) {
               for (const [id, record] of records) {
-                if (record.failedAt <= cutoff) records.delete(id)
+                if (record.failedAt !== undefined && record.failedAt <= cutoff) records.delete(id)
               }
             }
           })
         )
     })
     const resultsStoreId = (queue: string) => `effect-worker-pool/${queue}`
-    const publicRecord = ({ attempts, element, id, reason }: FailedRecord): FailedRecord => ({
+    const publicRecord = ({ attempts, element, failedAt, id, reason }: FailedRecord): FailedRecord => ({
       id,
       element,
       attempts,
-      reason
+      reason,
+      failedAt
     })
+    const consumersOf = new Map<string, Map<string, { readonly info: ConsumerInfo; readonly until: number }>>()
+    const liveConsumers = (queue: string) => {
+      const now = clock.currentTimeMillisUnsafe()
+      const byId = consumersOf.get(queue)
+      if (byId === undefined) return []
+      for (const [id, entry] of byId) {
+        if (entry.until <= now) byId.delete(id)
+      }
+      return Array.from(byId.values(), (entry) => entry.info)
+    }
     return DurableQueueStore.of({
       kind: "memory",
       store: () => Effect.succeed(store),
@@ -813,8 +939,25 @@ export const layerMemory: Layer.Layer<DurableQueueStore> = Layer.effect(
           waiting: undefined,
           delayed: undefined,
           running: undefined,
-          failed: recordsOf(queue).size
+          failed: recordsOf(queue).size,
+          oldestWaitingMillis: undefined
         })),
+      heartbeat: (queue, beat, timeToLive) =>
+        Effect.sync(() => {
+          const now = clock.currentTimeMillisUnsafe()
+          let byId = consumersOf.get(queue)
+          if (byId === undefined) {
+            byId = new Map()
+            consumersOf.set(queue, byId)
+          }
+          const info: ConsumerInfo = { ...beat, host: undefined, pid: undefined, seenAt: now }
+          byId.set(beat.id, { info, until: now + Duration.toMillis(timeToLive) })
+        }),
+      leave: (queue, id) =>
+        Effect.sync(() => {
+          consumersOf.get(queue)?.delete(id)
+        }),
+      consumers: (queue) => Effect.sync(() => liveConsumers(queue)),
       requeue: (queue, id) =>
         Effect.gen(function*() {
           const records = recordsOf(queue)

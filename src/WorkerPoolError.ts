@@ -195,7 +195,17 @@ export class DurableQueueError extends Schema.TaggedError<DurableQueueError>("ef
   "DurableQueueError",
   {
     queue: Schema.String,
-    operation: Schema.Literals(["offer", "consume", "result", "failed", "requeue", "remove", "counts", "cleanup"]),
+    operation: Schema.Literals([
+      "offer",
+      "consume",
+      "result",
+      "failed",
+      "requeue",
+      "remove",
+      "counts",
+      "cleanup",
+      "consumers"
+    ]),
     reason: Schema.String
   }
 ) {

@@ -802,7 +802,13 @@ for (const [kind, label] of kinds) {
           }
           // nothing of the refusals above reached the store
           if (kind !== "memory") {
-            assert.deepStrictEqual(yield* DurableQueue.counts(queue), { waiting: 0, delayed: 0, running: 0, failed: 0 })
+            assert.deepStrictEqual(yield* DurableQueue.counts(queue), {
+              waiting: 0,
+              delayed: 0,
+              running: 0,
+              failed: 0,
+              oldestWaitingMillis: undefined
+            })
           }
         })
     )

@@ -17,6 +17,7 @@ import * as Redis from "effect/persistence/Redis"
 import * as Schedule from "effect/Schedule"
 import * as SqlClient from "effect/sql/SqlClient"
 import { spawn } from "node:child_process"
+import * as Os from "node:os"
 import * as path from "node:path"
 import { DurableQueue } from "../src/index.ts"
 import { jobQueue, layer, prepare, type Run, Runs, type StoreKind } from "./fixtures/durableConsumer.ts"
@@ -141,6 +142,14 @@ const killTest = (kind: StoreKind) =>
       }
       const [doomed] = consumers
       const doomedPid = doomed.child.pid!
+
+      // each process's consumer is listed by the store, with its host and process
+      const listed = yield* DurableQueue.consumers(queue)
+      assert.deepStrictEqual(listed.map((consumer) => consumer.pid).sort(), [...pids].sort())
+      for (const consumer of listed) {
+        assert.strictEqual(consumer.host, Os.hostname())
+        assert.strictEqual(consumer.concurrency, CONCURRENCY)
+      }
 
       // kill the first once it is mid-way through CONCURRENCY jobs and the others have completed some hundreds
       const others = (all: ReadonlyArray<Run>) =>

@@ -8,11 +8,13 @@ import * as PgClient from "@effect/sql-pg/PgClient"
 import { assert, describe, it } from "@effect/vitest"
 import * as Clock from "effect/Clock"
 import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redis from "effect/persistence/Redis"
 import * as Schema from "effect/Schema"
 import * as SqlClient from "effect/sql/SqlClient"
+import * as TestClock from "effect/testing/TestClock"
 import * as PgDurableQueue from "../layers/PgDurableQueue.ts"
 import * as RedisDurableQueue from "../layers/RedisDurableQueue.ts"
 import { DurableQueue } from "../src/index.ts"
@@ -51,7 +53,7 @@ durableConformance("PostgreSQL", () =>
     pollInterval: "10 millis",
     lockExpiration: "5 seconds",
     lockRefreshInterval: "1 second"
-  }).pipe(Layer.provide(pgWithSchema)))
+  }).pipe(Layer.provide(pgWithSchema)), { oldestWaiting: true })
 
 describe("the durable queue on Redis, in one process", () => {
   it.live("a job offered in a consumer's own process is taken at once, not at the next poll", () =>
@@ -98,6 +100,34 @@ describe("the durable queue on PostgreSQL, starting", () => {
       assert.deepStrictEqual(built.filter((exit) => exit._tag === "Failure"), [])
       yield* SqlClient.SqlClient.use((sql) => sql`DROP SCHEMA ${sql(schema)} CASCADE`).pipe(Effect.provide(client))
     }))
+})
+
+describe("the consumers list, on the TestClock", () => {
+  it.effect("a consumer's figures reach the list at each beat, every 5 seconds, and a silent one expires after 15", () =>
+    Effect.gen(function*() {
+      const queue = DurableQueue.define({ name: "beats", input: Schema.Number, success: Schema.Number, maxAttempts: 1 })
+      yield* DurableQueue.consume(queue, {
+        concurrency: 2,
+        handler: (n) => n < 0 ? Effect.die("negative") : Effect.succeed(n)
+      })
+      const [first] = yield* DurableQueue.consumers(queue)
+      assert.deepStrictEqual([first.running, first.succeeded, first.failed, first.seenAt], [0, 0, 0, 0])
+      for (const n of [1, 2, -1]) yield* DurableQueue.offer(queue, n)
+      yield* TestClock.adjust("4999 millis")
+      const [early] = yield* DurableQueue.consumers(queue)
+      assert.deepStrictEqual([early.succeeded, early.failed], [0, 0], "figures wait for the next beat")
+      yield* TestClock.adjust("1 millis")
+      const [next] = yield* DurableQueue.consumers(queue)
+      assert.deepStrictEqual([next.succeeded, next.failed, next.seenAt], [2, 1, 5000])
+
+      // a consumer that stops beating (its process died) is listed until its 15 seconds pass
+      const backend = yield* DurableQueue.DurableQueueStore
+      yield* backend.heartbeat(queue.name, { ...next, id: "silent" }, Duration.seconds(15))
+      yield* TestClock.adjust("14999 millis")
+      assert.strictEqual((yield* DurableQueue.consumers(queue)).length, 2)
+      yield* TestClock.adjust("1 millis")
+      assert.deepStrictEqual((yield* DurableQueue.consumers(queue)).map((consumer) => consumer.id), [first.id])
+    }).pipe(Effect.scoped, Effect.provide(DurableQueue.layerMemory)))
 })
 
 describe("the durable queue's test servers", () => {

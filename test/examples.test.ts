@@ -9,8 +9,10 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
+import * as Schedule from "effect/Schedule"
 import { TestClock } from "effect/testing"
 import * as fs from "node:fs"
+import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
 import { WorkerPool } from "../src/index.ts"
@@ -29,6 +31,18 @@ import {
 } from "./utils/process.ts"
 
 const root = path.resolve(import.meta.dirname, "..")
+
+/** A port no one listens on now. */
+const freePort = Effect.promise(() =>
+  new Promise<number>((resolve, reject) => {
+    const server = net.createServer()
+    server.once("error", reject)
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as net.AddressInfo
+      server.close(() => resolve(port))
+    })
+  })
+)
 
 const idList = (text: string): Array<string> => text === "none" ? [] : text.split(", ")
 
@@ -309,6 +323,78 @@ describe("examples", () => {
         checkOutcomes(ended.stdout)
       }))
   })
+
+  it.live(
+    "dashboard-web --redis: the page's endpoints show the pool, the queue, its consumer and failed jobs",
+    () =>
+      Effect.gen(function*() {
+        const port = yield* freePort
+        const running = yield* spawnIn(nodeBinary, [
+          path.join("examples", "dashboard-web.ts"),
+          "--redis",
+          "--port",
+          String(port),
+          "--seconds",
+          "12"
+        ])
+        yield* waitForOutput(running, (out) => out.includes(`Dashboard: http://127.0.0.1:${port}/`))
+        const [, prefix] = single(running.stdout(), /^Redis at \S+, keys under "(ewp-dashboard-\d+-)"$/)
+        const api = (path: string, init?: RequestInit) =>
+          Effect.promise(async () => {
+            const response = await fetch(`http://127.0.0.1:${port}/api/${path}`, init)
+            return { status: response.status, json: await response.json() as any }
+          })
+        const until = <A>(effect: Effect.Effect<A>, check: (a: A) => boolean) =>
+          effect.pipe(
+            Effect.filterOrFail(check, () => "not yet" as const),
+            Effect.retry(Schedule.spaced("100 millis").pipe(Schedule.upTo({ duration: "10 seconds" }))),
+            Effect.orDie
+          )
+
+        const page = yield* Effect.promise(() => fetch(`http://127.0.0.1:${port}/`).then((response) => response.text()))
+        assert.include(page, "<title>Worker pools and durable queues</title>")
+        const pools = yield* until(
+          api("pools"),
+          (reply) => reply.json.pools.some((pool: any) => pool.name === "thumbnails" && pool.completed > 0)
+        )
+        const thumbnails = pools.json.pools.find((pool: any) => pool.name === "thumbnails")
+        assert.strictEqual(thumbnails.workers, 4)
+        assert.strictEqual(thumbnails.state, "open")
+
+        // a bounced address fails its 3 attempts and lands in the failed record; the consumer is listed with its process
+        const queues = yield* until(api("queues"), (reply) => reply.json.queues[0].counts.failed >= 1)
+        const [emails] = queues.json.queues
+        assert.strictEqual(emails.name, "emails")
+        assert.isNull(emails.error)
+        assert.deepStrictEqual(
+          emails.consumers.map((consumer: any) => [consumer.name, consumer.concurrency, consumer.host, consumer.pid]),
+          [["emails", 3, os.hostname(), running.child.pid]]
+        )
+        const failed = yield* api("queues/emails/failed")
+        const [first] = failed.json.jobs
+        assert.match(first.id, /^email-\d+$/)
+        assert.strictEqual(first.attempts, 3)
+        assert.include(first.error, "mailbox does not exist (550)")
+        assert.isAbove(Date.parse(first.failedAt), 0)
+
+        // an action needs the token the example printed
+        const refused = yield* api(`queues/emails/failed/${first.id}/remove`, { method: "POST" })
+        assert.strictEqual(refused.status, 401)
+        const removed = yield* api(`queues/emails/failed/${first.id}/remove`, {
+          method: "POST",
+          headers: { authorization: "Bearer let-me-in-please" }
+        })
+        assert.deepStrictEqual([removed.status, removed.json], [200, { removed: true, id: first.id }])
+
+        const ended = yield* endWithin(running, "30 seconds")
+        assertSucceeded(ended)
+        const scan = yield* spawnIn("redis-cli", ["--scan", "--pattern", `${prefix}*`]).pipe(
+          Effect.flatMap((scanning) => endWithin(scanning, "30 seconds"))
+        )
+        assert.strictEqual(scan.stdout.trim(), "", "the example deleted its keys")
+      }),
+    60_000
+  )
 
   it.live("dynamic: the elastic pool grows to 6 workers under each burst, shrinks to 2 between them, to 1 after resize", () =>
     Effect.gen(function*() {

@@ -5,6 +5,7 @@
  * as text. Screenshots are saved in `test/screenshots/` for a person to look at.
  */
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
+import * as PgClient from "@effect/sql-pg/PgClient"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as HttpRouter from "effect/http/HttpRouter"
@@ -13,11 +14,15 @@ import * as Latch from "effect/Latch"
 import * as Layer from "effect/Layer"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
+import * as SqlClient from "effect/sql/SqlClient"
 import * as fs from "node:fs"
+import * as Os from "node:os"
 import * as path from "node:path"
 import { type Browser, chromium, type Page } from "playwright-core"
+import * as PgDurableQueue from "../layers/PgDurableQueue.ts"
 import * as WebDashboard from "../layers/WebDashboard.ts"
 import { DurableQueue, WorkerPool } from "../src/index.ts"
+import { pgConfig, runId } from "./utils/servers.ts"
 
 // the page's globals, in the functions evaluated in it (this project compiles without the DOM's types)
 declare const document: {
@@ -112,7 +117,77 @@ const consumeMails = (healed: Set<string>) =>
       healed.has(job.id) ? Effect.succeed(`sent: ${input.subject}`) : Effect.fail(new Boom({ text: input.subject }))
   })
 
+const pgSchema = `ewp_test_dashboard_${runId.replace(/-/g, "_")}`
+
+/** The dashboard over a PostgreSQL store, in a schema of this run's own, dropped when the test ends. */
+const onPostgres = (options: WebDashboard.Options) =>
+  HttpRouter.serve(WebDashboard.layerRoutes(options), { disableLogger: true, disableListenLog: true }).pipe(
+    Layer.provideMerge(Layer.mergeAll(
+      NodeHttpServer.layerTest,
+      PgDurableQueue.layerStore({ pollInterval: "20 millis" }).pipe(
+        Layer.provide(
+          Layer.effectDiscard(Effect.acquireRelease(
+            SqlClient.SqlClient.use((sql) => sql`CREATE SCHEMA IF NOT EXISTS ${sql(pgSchema)}`),
+            () =>
+              SqlClient.SqlClient.use((sql) => sql`DROP SCHEMA IF EXISTS ${sql(pgSchema)} CASCADE`).pipe(Effect.orDie)
+          )).pipe(
+            Layer.provideMerge(PgClient.layer({ ...pgConfig, startupParameters: { search_path: pgSchema } }))
+          )
+        )
+      )
+    ))
+  )
+
+const Backlog = DurableQueue.define({ name: "backlog", input: Schema.Number, success: Schema.Number })
+
 describe("WebDashboard in Chromium", () => {
+  it.live(
+    "on a shared store: every consumer with its host and process, the oldest waiting job's age, failure times",
+    () =>
+      Effect.gen(function*() {
+        const startedAt = Date.now()
+        yield* DurableQueue.offer(Backlog, 1)
+        yield* consumeMails(new Set())
+        yield* DurableQueue.consume(Mails, {
+          name: "mails-second",
+          handler: (input) => Effect.fail(new Boom({ text: input.subject }))
+        })
+        yield* DurableQueue.offer(Mails, { subject: "hello" }, { id: "mail-1" })
+        yield* eventually(failedIds, (ids) => ids.length === 1)
+
+        const { errors, page } = yield* open()
+        const mails = `[data-queue="mails"]`
+        const backlog = `[data-queue="backlog"]`
+        yield* waitForText(page, `${mails} [data-field="seen"]`, /^2$/)
+        const consumerRows = yield* step(() => page.locator(`${mails} tr[data-consumer]`).allTextContents())
+        assert.strictEqual(consumerRows.length, 2)
+        assert.isTrue(consumerRows.some((row) => row.startsWith("mails-second")))
+        for (const row of consumerRows) assert.include(row, `${Os.hostname()} / ${process.pid}`)
+        // the job nobody consumes has waited since it was offered: over a second by now
+        yield* waitForText(page, `${backlog} [data-field="waiting"]`, /^1$/)
+        yield* waitForText(page, `${backlog} [data-field="oldest"]`, /^\d+(\.\d)? s$/)
+        yield* waitForText(page, `${backlog} [data-consumer], ${backlog} .consumers td.empty`, /No consumer/)
+        // the failed job's time, as the page's locale writes it
+        const failedAt = yield* step(() => page.textContent(`${mails} tr[data-job="mail-1"] [data-field="failed-at"]`))
+        const expected = yield* step(() =>
+          page.evaluate(
+            ([from, to]) => [new Date(from).toLocaleString("en-GB"), new Date(to).toLocaleString("en-GB")],
+            [
+              startedAt,
+              Date.now()
+            ] as const
+          )
+        )
+        assert.isTrue(
+          failedAt === expected[0] || failedAt === expected[1],
+          `${failedAt} within ${expected.join(" - ")}`
+        )
+        yield* screenshot(page, "dashboard-shared-store")
+        assert.deepStrictEqual(errors, [])
+      }).pipe(Effect.scoped, Effect.provide(onPostgres({ queues: [Mails, Backlog], token: TOKEN }))),
+    60_000
+  )
+
   it.live("the page loads and its figures follow the jobs as they run", () =>
     Effect.gen(function*() {
       const gate = yield* Latch.make(false)

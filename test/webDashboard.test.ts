@@ -185,10 +185,17 @@ describe("WebDashboard", () => {
   describe("GET /api/queues and the failed-jobs record", () => {
     it.live("shows each queue's counts and consumer, its failed jobs, and a job's encoded payload and error", () =>
       Effect.gen(function*() {
+        const startedAt = new Date()
         yield* consumeJobs(new Set())
         yield* DurableQueue.offer(Jobs, { text: "fine" }, { id: "ok-1" })
         yield* failJob("bad-1", `fail ${XSS}`)
         yield* failJob("bad-2")
+        const failedBy = new Date()
+        const within = (iso: string) => {
+          const time = new Date(iso).getTime()
+          assert.isAtLeast(time, startedAt.getTime())
+          assert.isAtMost(time, failedBy.getTime())
+        }
 
         const queues = yield* get("/dashboard/api/queues")
         assert.strictEqual(queues.status, 200)
@@ -203,6 +210,13 @@ describe("WebDashboard", () => {
         assert.strictEqual(queue.consumer.name, "jobs")
         assert.strictEqual(queue.consumer.workers, 2)
         assert.isAtLeast(queue.consumer.completed, 3)
+        assert.isNull(queue.oldestWaitingMillis, "the memory store cannot tell")
+        assert.strictEqual(queue.consumers.length, 1)
+        const [seen] = queue.consumers as ReadonlyArray<WebDashboard.ConsumerView>
+        assert.deepStrictEqual([seen.name, seen.concurrency, seen.host, seen.pid], ["jobs", 2, null, null])
+        within(seen.startedAt)
+        assert.isAtLeast(seen.seenMillisAgo, 0)
+        assert.isBelow(seen.seenMillisAgo, 5_100, "a consumer beats every 5 seconds")
 
         const list = yield* get("/dashboard/api/queues/jobs/failed")
         assert.strictEqual(list.status, 200)
@@ -210,6 +224,8 @@ describe("WebDashboard", () => {
         assert.deepStrictEqual(list.json.jobs.map((job: WebDashboard.FailedJobView) => job.id), ["bad-1", "bad-2"])
         assert.strictEqual(list.json.jobs[0].attempts, 1)
         assert.include(list.json.jobs[0].error, "Boom")
+        within(list.json.jobs[0].failedAt)
+        within(list.json.jobs[1].failedAt)
         const page = yield* get("/dashboard/api/queues/jobs/failed?offset=1&limit=1")
         assert.deepStrictEqual(page.json.jobs.map((job: WebDashboard.FailedJobView) => job.id), ["bad-2"])
         assert.strictEqual(page.json.total, 2)
@@ -221,6 +237,7 @@ describe("WebDashboard", () => {
         assert.deepStrictEqual(detail.json.error, { _tag: "Boom", text: `fail ${XSS}` })
         assert.strictEqual(detail.json.attempts, 1)
         assert.include(detail.json.reason, "Boom")
+        assert.strictEqual(detail.json.failedAt, list.json.jobs[0].failedAt)
 
         const unknownJob = yield* get("/dashboard/api/queues/jobs/failed/ok-1")
         assert.strictEqual(unknownJob.status, 404)

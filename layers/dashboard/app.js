@@ -43,6 +43,15 @@
   const millis = (value) =>
     value === null || value === undefined ? "\u2014" : value < 10 ? `${value.toFixed(2)} ms` : `${Math.round(value)} ms`
   const rate = (value) => value === null ? "\u2014" : `${value < 10 ? value.toFixed(1) : Math.round(value)}/s`
+  const age = (value) => {
+    if (value === null || value === undefined) return "\u2014"
+    if (value < 1000) return `${Math.round(value)} ms`
+    const seconds = value / 1000
+    if (seconds < 120) return `${seconds < 10 ? seconds.toFixed(1) : Math.round(seconds)} s`
+    const minutes = seconds / 60
+    return minutes < 120 ? `${Math.round(minutes)} min` : `${(minutes / 60).toFixed(1)} h`
+  }
+  const time = (iso) => iso === null || iso === undefined ? "\u2014" : new Date(iso).toLocaleString("en-GB")
 
   // -- talking to the server ---------------------------------------------------------------------------------------
 
@@ -244,6 +253,7 @@
     const throughputChart = chart("throughput (consumed here)")
     const depthChart = chart("waiting")
     const rows = el("tbody")
+    const consumerRows = el("tbody")
     const total = el("span", { "data-field": "failed-total" })
     const confirmText = el("span")
     const confirm = el(
@@ -285,6 +295,8 @@
         add("delayed", "delayed"),
         add("running", "running"),
         add("failed", "failed"),
+        add("oldest waiting", "oldest"),
+        add("consumers seen", "seen"),
         add("throughput", "throughput"),
         add("consumers here (busy / workers)", "consumers"),
         add("completed here", "completed"),
@@ -292,6 +304,28 @@
       ),
       error,
       el("div", { class: "charts" }, throughputChart.figure, depthChart.figure),
+      el("h4", { class: "consumers-head" }, "Consumers seen in every process"),
+      el(
+        "table",
+        { class: "consumers" },
+        el(
+          "thead",
+          {},
+          el(
+            "tr",
+            {},
+            el("th", { text: "name" }),
+            el("th", { text: "host / pid" }),
+            el("th", { class: "n", text: "slots" }),
+            el("th", { class: "n", text: "running" }),
+            el("th", { class: "n", text: "succeeded" }),
+            el("th", { class: "n", text: "failed" }),
+            el("th", { text: "started" }),
+            el("th", { class: "n", text: "seen" })
+          )
+        ),
+        consumerRows
+      ),
       el("div", { class: "failed-head" }, el("h4", {}, "Failed jobs ", total), requeueAll),
       confirm,
       el(
@@ -305,6 +339,7 @@
             {},
             el("th", { text: "id" }),
             el("th", { class: "n", text: "attempts" }),
+            el("th", { class: "when", text: "failed at" }),
             el("th", { text: "last error" }),
             el("th", { class: "buttons" })
           )
@@ -319,6 +354,7 @@
       throughputChart,
       depthChart,
       rows,
+      consumerRows,
       total,
       requeueAll,
       confirm,
@@ -348,6 +384,9 @@
       for (const field of ["waiting", "delayed", "running", "failed"]) {
         card.fields[field].textContent = number(queue.counts[field])
       }
+      card.fields.oldest.textContent = age(queue.oldestWaitingMillis)
+      card.fields.seen.textContent = number(queue.consumers.length)
+      renderConsumers(card, queue.consumers)
       card.fields.throughput.textContent = rate(throughput)
       card.fields.consumers.textContent = consumer === null
         ? "none"
@@ -371,8 +410,31 @@
     $("queues-empty").hidden = queues.length > 0
   }
 
+  /** The consumers' table, rebuilt on each poll: a few rows of text. */
+  const renderConsumers = (card, consumers) => {
+    const rows = consumers.map((consumer) =>
+      el(
+        "tr",
+        { "data-consumer": consumer.id },
+        el("td", { class: "id", text: consumer.name }),
+        el("td", { text: consumer.host === null ? "\u2014" : `${consumer.host} / ${consumer.pid}` }),
+        el("td", { class: "n", text: number(consumer.concurrency) }),
+        el("td", { class: "n", text: number(consumer.running) }),
+        el("td", { class: "n", text: number(consumer.succeeded) }),
+        el("td", { class: "n", text: number(consumer.failed) }),
+        el("td", { text: time(consumer.startedAt) }),
+        el("td", { class: "n", text: `${age(consumer.seenMillisAgo)} ago` })
+      )
+    )
+    if (rows.length === 0) {
+      rows.push(el("tr", {}, el("td", { colspan: "8", class: "empty", text: "No consumer has reported in the last 15 s." })))
+    }
+    card.consumerRows.replaceChildren(...rows)
+  }
+
   const jobRow = (queue, job) => {
     const attempts = el("td", { class: "n", "data-field": "attempts" })
+    const failedAt = el("td", { class: "when", "data-field": "failed-at" })
     const error = el("td", { class: "err", "data-field": "error" })
     const buttons = el("td", { class: "buttons" })
     buttons.append(el("button", { type: "button", class: "details", text: "Details", onclick: () => openDetail(queue, job.id) }))
@@ -384,8 +446,8 @@
         el("button", { type: "button", class: "action danger remove", text: "Remove", onclick: () => remove(queue, job.id) })
       )
     }
-    const node = el("tr", { "data-job": job.id }, el("td", { class: "id", text: job.id }), attempts, error, buttons)
-    return { node, attempts, error }
+    const node = el("tr", { "data-job": job.id }, el("td", { class: "id", text: job.id }), attempts, failedAt, error, buttons)
+    return { node, attempts, failedAt, error }
   }
 
   const renderFailed = (name, list) => {
@@ -406,6 +468,7 @@
         card.jobs.set(job.id, row)
       }
       row.attempts.textContent = number(job.attempts)
+      row.failedAt.textContent = time(job.failedAt)
       row.error.textContent = job.error
       // keep the server's order (oldest first) without rebuilding the rows
       const expected = previous === null ? card.rows.firstChild : previous.nextSibling
@@ -441,6 +504,7 @@
     $("detail-id").textContent = job.id
     $("detail-queue").textContent = queue
     $("detail-attempts").textContent = number(job.attempts)
+    $("detail-failed-at").textContent = time(job.failedAt)
     $("detail-decodes").textContent = job.decodes ? "yes" : "no: the queue's input schema no longer reads it"
     $("detail-payload").textContent = JSON.stringify(job.payload, null, 2)
     $("detail-error").textContent = job.error === null ? "(not kept)" : JSON.stringify(job.error, null, 2)

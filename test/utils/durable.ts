@@ -6,6 +6,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
+import * as DateTime from "effect/DateTime"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -70,7 +71,13 @@ export const eventually = <A, E, R>(effect: Effect.Effect<A, E, R>, check: (a: A
     Effect.orDie
   )
 
-export const durableConformance = (store: string, makeStore: MakeStore) =>
+/** What a store can tell beyond the contract's minimum. */
+export interface Capabilities {
+  /** `counts` gives the age of the job first in line. */
+  readonly oldestWaiting?: boolean | undefined
+}
+
+export const durableConformance = (store: string, makeStore: MakeStore, capabilities: Capabilities = {}) =>
   describe(`the durable queue on ${store}`, () => {
     const live = (
       title: string,
@@ -162,6 +169,7 @@ export const durableConformance = (store: string, makeStore: MakeStore) =>
                 healthy ? Effect.succeed(n) : Effect.fail(new Rejected({ reason: "broken", attempt: job.attempts }))
               )
           })
+          const offeredAt = yield* Clock.currentTimeMillis
           const id = yield* DurableQueue.offer(queue, { n: 9 }, { id: "always-fails" })
           const error = failureOf(yield* Effect.exit(DurableQueue.result(queue, id)))
           assert.instanceOf(error, Rejected)
@@ -174,6 +182,10 @@ export const durableConformance = (store: string, makeStore: MakeStore) =>
           assert.isTrue(Option.isSome(failed[0].error))
           assert.instanceOf(Option.getOrThrow(failed[0].error), Rejected)
           assert.include(failed[0].reason, "broken")
+          // by the store's clock: the same machine's as ours here
+          const failedAt = DateTime.toEpochMillis(Option.getOrThrow(failed[0].failedAt))
+          assert.isAtLeast(failedAt, offeredAt - 50)
+          assert.isAtMost(failedAt, (yield* Clock.currentTimeMillis) + 50)
           assert.deepStrictEqual([...(yield* takeN(runs, 2))], [1, 2])
 
           // a failed id stays de-duplicated: offering it again runs nothing
@@ -354,13 +366,26 @@ export const durableConformance = (store: string, makeStore: MakeStore) =>
     live("counts tell waiting, delayed, running and failed jobs apart", () =>
       Effect.gen(function*() {
         const queue = queueOf("counts", { maxAttempts: 1 })
+        const empty = yield* DurableQueue.counts(queue)
+        assert.strictEqual(empty.oldestWaitingMillis, undefined, "no job waits")
+        const offeredAt = yield* Clock.currentTimeMillis
         yield* DurableQueue.offer(queue, { n: 1 })
         yield* DurableQueue.offer(queue, { n: 2 })
         yield* DurableQueue.offer(queue, { n: 3 }, { delay: "1 hour" })
-        const before = yield* DurableQueue.counts(queue)
+        yield* Effect.sleep("300 millis")
+        const { oldestWaitingMillis: oldest, ...before } = yield* DurableQueue.counts(queue)
+        const age = (yield* Clock.currentTimeMillis) - offeredAt
         assert.strictEqual(before.failed, 0)
         if (before.waiting !== undefined) {
           assert.deepStrictEqual(before, { waiting: 2, delayed: 1, running: 0, failed: 0 })
+        }
+        if (capabilities.oldestWaiting === true) {
+          assert.isDefined(oldest)
+          // the store's clock and ours are the same machine's, read a few milliseconds apart
+          assert.isAtLeast(oldest!, 250, "the first job in line has waited since it was offered")
+          assert.isAtMost(oldest!, age + 50)
+        } else {
+          assert.strictEqual(oldest, undefined)
         }
         const release = yield* Deferred.make<void>()
         const started = yield* Queue.unbounded<number>()
@@ -376,10 +401,73 @@ export const durableConformance = (store: string, makeStore: MakeStore) =>
         assert.deepStrictEqual([...(yield* takeN(started, 2))], [1, 2])
         const during = yield* eventually(DurableQueue.counts(queue), (counts) => counts.failed === 1)
         if (during.waiting !== undefined) {
-          assert.deepStrictEqual(during, { waiting: 0, delayed: 1, running: 1, failed: 1 })
+          assert.deepStrictEqual(during, {
+            waiting: 0,
+            delayed: 1,
+            running: 1,
+            failed: 1,
+            oldestWaitingMillis: undefined
+          })
         }
         yield* Deferred.succeed(release, undefined)
       }))
+
+    live(
+      "the consumers of a queue are listed while they run, leave when they stop, and expire when silent",
+      () =>
+        Effect.gen(function*() {
+          const queue = queueOf("consumers")
+          assert.deepStrictEqual(yield* DurableQueue.consumers(queue), [])
+          const before = yield* Clock.currentTimeMillis
+          const first = yield* Scope.make()
+          yield* DurableQueue.consume(queue, { name: "first", concurrency: 2, handler: ({ n }) => Effect.succeed(n) })
+            .pipe(
+              Scope.provide(first)
+            )
+          yield* DurableQueue.consume(queue, { name: "second", handler: ({ n }) => Effect.succeed(n) })
+          const both = yield* eventually(DurableQueue.consumers(queue), (consumers) => consumers.length === 2)
+          const after = yield* Clock.currentTimeMillis
+          assert.deepStrictEqual(
+            both.map((consumer) => [consumer.name, consumer.concurrency, consumer.running]).sort(),
+            [["first", 2, 0], ["second", 1, 0]]
+          )
+          assert.strictEqual(new Set(both.map((consumer) => consumer.id)).size, 2)
+          for (const consumer of both) {
+            assert.isAtLeast(consumer.startedAt, before)
+            assert.isAtMost(consumer.startedAt, after)
+            // the store's clock: the same machine's as ours here
+            assert.isAtLeast(consumer.seenAt, before - 50)
+            assert.isAtMost(consumer.seenAt, after + 50)
+          }
+          yield* Scope.close(first, Exit.void)
+          assert.deepStrictEqual(
+            (yield* DurableQueue.consumers(queue)).map((consumer) => consumer.name),
+            ["second"],
+            "a consumer whose scope closed leaves the list at once"
+          )
+          // a consumer whose process died stops beating: the store forgets it after its time to live
+          const backend = yield* DurableQueue.DurableQueueStore
+          yield* backend.heartbeat(queue.name, {
+            id: "silent",
+            name: "silent",
+            concurrency: 1,
+            startedAt: before,
+            running: 1,
+            succeeded: 3,
+            failed: 1
+          }, Duration.millis(300))
+          const listed = yield* DurableQueue.consumers(queue)
+          assert.deepStrictEqual(listed.map((consumer) => consumer.name).sort(), ["second", "silent"])
+          const silent = listed.find((consumer) => consumer.id === "silent")!
+          assert.deepStrictEqual([silent.running, silent.succeeded, silent.failed], [1, 3, 1])
+          yield* Effect.sleep("500 millis")
+          assert.deepStrictEqual(
+            (yield* DurableQueue.consumers(queue)).map((consumer) => consumer.name),
+            ["second"],
+            "the silent consumer expired, the live one did not"
+          )
+        })
+    )
 
     live("remove takes a job out of the failed record and frees its id", () =>
       Effect.gen(function*() {
