@@ -836,9 +836,8 @@ const heartbeat = (
         Effect.catch((error) => Effect.logDebug(`durable queue "${queue.name}": heartbeat not recorded`, error))
       )
     yield* Scope.addFinalizer(scope, Effect.ignore(backend.leave(queue.name, id)))
-    // the first beat before `consume` returns: a consumer is listed as soon as it runs
-    yield* beat
-    yield* Effect.forkIn(Effect.forever(Effect.andThen(Effect.sleep(heartbeatInterval), beat)), scope)
+    // forked from the first beat on: a store slow to answer never holds up the consumer
+    yield* Effect.forkIn(Effect.forever(Effect.andThen(beat, Effect.sleep(heartbeatInterval))), scope)
   })
 
 /**

@@ -144,7 +144,12 @@ const killTest = (kind: StoreKind) =>
       const doomedPid = doomed.child.pid!
 
       // each process's consumer is listed by the store, with its host and process
-      const listed = yield* DurableQueue.consumers(queue)
+      const listed = yield* until(
+        DurableQueue.consumers(queue),
+        (listed) => listed.length === pids.length,
+        10,
+        (listed) => `consumers listed: ${JSON.stringify(listed)}`
+      )
       assert.deepStrictEqual(listed.map((consumer) => consumer.pid).sort(), [...pids].sort())
       for (const consumer of listed) {
         assert.strictEqual(consumer.host, Os.hostname())

@@ -110,6 +110,8 @@ describe("the consumers list, on the TestClock", () => {
         concurrency: 2,
         handler: (n) => n < 0 ? Effect.die("negative") : Effect.succeed(n)
       })
+      // the first beat runs in a fiber of its own, at once
+      yield* Effect.yieldNow
       const [first] = yield* DurableQueue.consumers(queue)
       assert.deepStrictEqual([first.running, first.succeeded, first.failed, first.seenAt], [0, 0, 0, 0])
       for (const n of [1, 2, -1]) yield* DurableQueue.offer(queue, n)
