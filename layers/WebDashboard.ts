@@ -167,6 +167,8 @@ export interface ConsumerView {
   readonly failed: number
   /** When it started (ISO 8601). */
   readonly startedAt: string
+  /** When the store last heard of it (ISO 8601, by the store's clock): its figures are as of then. */
+  readonly seenAt: string
   /** How long ago, in milliseconds, the store last heard of it. */
   readonly seenMillisAgo: number
 }
@@ -682,6 +684,7 @@ const consumerView = (consumer: DurableQueue.ConsumerInfo, now: number): Consume
   succeeded: consumer.succeeded,
   failed: consumer.failed,
   startedAt: isoTime(consumer.startedAt) ?? "",
+  seenAt: isoTime(consumer.seenAt) ?? "",
   seenMillisAgo: Math.max(0, now - consumer.seenAt)
 })
 

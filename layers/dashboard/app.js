@@ -12,6 +12,7 @@
     refreshMillis: 1000,
     actions: "enabled",
     history: new Map(),
+    beats: new Map(),
     pools: new Map(),
     queues: new Map(),
     detail: null
@@ -250,7 +251,7 @@
       return f.node
     }
     const error = el("p", { class: "line error-text", hidden: true })
-    const throughputChart = chart("throughput (consumed here)")
+    const throughputChart = chart("throughput (every consumer)")
     const depthChart = chart("waiting")
     const rows = el("tbody")
     const consumerRows = el("tbody")
@@ -297,7 +298,7 @@
         add("failed", "failed"),
         add("oldest waiting", "oldest"),
         add("consumers seen", "seen"),
-        add("throughput", "throughput"),
+        add("throughput (every consumer)", "throughput"),
         add("consumers here (busy / workers)", "consumers"),
         add("completed here", "completed"),
         add("max attempts", "maxAttempts")
@@ -377,10 +378,9 @@
       const consumer = queue.consumer
       const key = `queue:${queue.name}`
       const depthField = queue.counts.waiting === null ? "failed" : "waiting"
-      const throughput = record(key, now, {
-        completed: consumer === null ? null : consumer.completed,
-        depth: queue.counts[depthField]
-      })
+      record(key, now, { completed: null, depth: queue.counts[depthField] })
+      const throughput = consumersRate(queue.consumers)
+      state.history.get(key).at(-1).throughput = throughput
       for (const field of ["waiting", "delayed", "running", "failed"]) {
         card.fields[field].textContent = number(queue.counts[field])
       }
@@ -407,7 +407,31 @@
         state.queues.delete(name)
       }
     }
+    const listed = new Set(queues.flatMap((queue) => queue.consumers.map((consumer) => consumer.id)))
+    for (const id of state.beats.keys()) if (!listed.has(id)) state.beats.delete(id)
     $("queues-empty").hidden = queues.length > 0
+  }
+
+  /**
+   * The queue's throughput over every process: each consumer's attempts finished between its last two beats (every 5
+   * seconds), per second, summed; `null` until some consumer has beaten twice.
+   */
+  const consumersRate = (consumers) => {
+    let total = null
+    for (const consumer of consumers) {
+      const finished = consumer.succeeded + consumer.failed
+      const seenAt = Date.parse(consumer.seenAt)
+      const last = state.beats.get(consumer.id)
+      if (last === undefined) {
+        state.beats.set(consumer.id, { seenAt, finished, rate: null })
+      } else if (seenAt > last.seenAt) {
+        const rate = Math.max(0, ((finished - last.finished) * 1000) / (seenAt - last.seenAt))
+        state.beats.set(consumer.id, { seenAt, finished, rate })
+      }
+      const rate = state.beats.get(consumer.id).rate
+      if (rate !== null) total = (total ?? 0) + rate
+    }
+    return total
   }
 
   /** The consumers' table, rebuilt on each poll: a few rows of text. */
