@@ -1,11 +1,12 @@
 /**
- * A `PersistedQueueStore` on Redis that costs one round trip per job: completing a job claims the consumer's next
- * one in the same script, and idle consumers are woken by the server (pub/sub) instead of polling. It plugs into
- * `PersistedQueue` exactly as the stock stores do, with the same guarantees: at-least-once delivery, locks with
- * expiry and refresh, a dead consumer's jobs redelivered once its locks expire, attempts counted at claim, the
- * retry schedule's delays, de-duplication by id, delays, the failed-jobs record and cleanup. Every step is one Lua
- * script, and every settlement is fenced on the claim's token: a consumer whose lock expired cannot complete, fail
- * or release a job another consumer holds.
+ * A `PersistedQueueStore` on Redis that costs one round trip per job, and less under load: completing a job claims
+ * the consumer's next one in the same script, the completions of a consumer's jobs that end together share one
+ * script, and idle consumers are woken by the server (pub/sub, published only while one waits) instead of polling.
+ * It plugs into `PersistedQueue` exactly as the stock stores do, with the same guarantees: at-least-once delivery,
+ * locks with expiry and refresh, a dead consumer's jobs redelivered once its locks expire, attempts counted at
+ * claim, the retry schedule's delays, de-duplication by id, delays, the failed-jobs record and cleanup. Every step
+ * is one Lua script, and every settlement is fenced on the claim's token: a consumer whose lock expired cannot
+ * complete, fail or release a job another consumer holds.
  *
  * Written against Effect's abstract `Redis` service, so it runs wherever that service is provided (the Node
  * binding is `@effect/platform-node`'s `NodeRedis`). Time is the server's (`TIME`), so the hosts' clocks need not
@@ -68,7 +69,8 @@ export const keysOf = (prefix: string, name: string) => {
     owner: `${base}:owner`,
     failed: `${base}:failed`,
     ids: `${base}:ids`,
-    wake: `${base}:wake`
+    wake: `${base}:wake`,
+    idle: `${base}:idle`
   } as const
 }
 
@@ -96,22 +98,48 @@ export const make = (
       Schedule.upTo({ duration: lockMillis })
     )
 
-    const offerScript = redis.eval(offerLua)
-    const takeScript = redis.eval(takeLua)
-    const completeScript = redis.eval(completeLua)
-    const retryScript = redis.eval(retryLua)
-    const failScript = redis.eval(failLua)
-    const releaseScript = redis.eval(releaseLua)
-    const refreshScript = redis.eval(refreshLua)
-    const cleanupScript = redis.eval(cleanupLua)
+    // Scripts run by EVALSHA straight on the connection: each is loaded on first use, and again when the server
+    // has lost it (a restart, SCRIPT FLUSH).
+    const runner = <A>(script: LuaScript) => {
+      let sha: string | undefined
+      const load = Effect.map(redis.send<string>("SCRIPT", "LOAD", script.lua), (loaded) => {
+        sha = loaded
+      })
+      const evalSha = (args: ReadonlyArray<string>) => redis.send<A>("EVALSHA", sha!, script.keys, ...args)
+      const loadThenEval = (args: ReadonlyArray<string>) => Effect.flatMap(load, () => evalSha(args))
+      return (args: ReadonlyArray<string>): Effect.Effect<A, Redis.RedisError> =>
+        sha === undefined
+          ? loadThenEval(args)
+          : Effect.catchIf(evalSha(args), isNoScript, () => loadThenEval(args))
+    }
+    const offerScript = runner<number>(offerLua)
+    const takeScript = runner<ReadonlyArray<string | number>>(takeLua)
+    const completeScript = runner<ReadonlyArray<string | number>>(completeLua)
+    const retryScript = runner<number>(retryLua)
+    const failScript = runner<number>(failLua)
+    const releaseScript = runner<number>(releaseLua)
+    const refreshScript = runner<number>(refreshLua)
+    const cleanupScript = runner<number>(cleanupLua)
 
     // A claim's token is unique per acquisition: this store's id, then a number per claiming script.
     const storeId = SecureRandom.uuidV4Unsafe()
     let claims = 0
     const nextTokenPrefix = () => `${prefix}lock:${storeId}:${++claims}:`
+    const lockArg = String(lockMillis)
+    // how long the idle key outlives a consumer's last look: its next poll sets it again
+    const idleArg = String(2 * pollMillis + 1000)
 
     const mailboxes = new Map<string, Mailbox>()
     const maxAttemptsOf = new Map<string, number>()
+    const keysByName = new Map<string, Keys>()
+    const keysFor = (name: string): Keys => {
+      let keys = keysByName.get(name)
+      if (keys === undefined) {
+        keys = keysOf(prefix, name)
+        keysByName.set(name, keys)
+      }
+      return keys
+    }
 
     /** Claimed elements become the takers'; surplus ones wait in the mailbox for the next take. */
     const deliver = (mailbox: Mailbox, reply: ReadonlyArray<unknown>, from: number) => {
@@ -150,33 +178,36 @@ export const make = (
       Effect.suspend(() => {
         const existing = mailboxes.get(name)
         if (existing !== undefined) return Effect.succeed(existing)
-        const keys = keysOf(prefix, name)
+        const keys = keysFor(name)
         const mailbox: Mailbox = {
           name,
           keys,
+          claimKeys: takeKeys(keys),
           queue,
           takers: 0,
           held: new Map(),
           nudge: Latch.makeUnsafe(false),
           hasTakers: Latch.makeUnsafe(false),
           wakeAt: 0,
-          lastFull: 0
+          lastFull: 0,
+          completions: [],
+          completing: false
         }
         mailboxes.set(name, mailbox)
-        const keyArgs = takeKeys(keys)
         const fetch = Effect.gen(function*() {
           while (true) {
             yield* mailbox.hasTakers.await
             mailbox.nudge.closeUnsafe()
             const want = mailbox.takers - Queue.sizeUnsafe(mailbox.queue)
             // A claim in flight is never abandoned: its jobs reach the mailbox, which the store releases at close.
-            const got = want <= 0 ? 0 : yield* takeScript(
-              ...keyArgs,
+            const got = want <= 0 ? 0 : yield* takeScript([
+              ...mailbox.claimKeys,
               nextTokenPrefix(),
-              want,
-              lockMillis,
-              maxAttemptsOf.get(name) ?? 2147483647
-            ).pipe(
+              String(want),
+              lockArg,
+              String(maxAttemptsOf.get(name) ?? 2147483647),
+              idleArg
+            ]).pipe(
               Effect.map((reply) => {
                 nextWake(mailbox, reply[0])
                 return deliver(mailbox, reply, 1)
@@ -237,22 +268,23 @@ export const make = (
 
     const fullClaim = (mailbox: Mailbox) => {
       const now = clock.currentTimeMillisUnsafe()
-      if (now - mailbox.lastFull < 100) return false
+      if (now - mailbox.lastFull < 100) return "0"
       mailbox.lastFull = now
-      return true
+      return "1"
     }
 
+    // A settlement is retried (a lost connection) for as long as the lock would last, then the settling fiber dies.
+    // The first attempt runs without the schedule, which is only built when it fails.
+    const acked = <A>(effect: Effect.Effect<A, Redis.RedisError>): Effect.Effect<A> =>
+      Effect.orDie(Effect.catch(effect, () => Effect.retry(effect, ackRetry)))
+
     const ack = (claim: Claim, effect: Effect.Effect<unknown, Redis.RedisError>) =>
-      effect.pipe(
-        Effect.retry(ackRetry),
-        Effect.orDie,
-        Effect.ensuring(Effect.sync(() => mailboxes.get(claim.name)?.held.delete(claim.token)))
-      )
+      Effect.ensuring(acked(effect), Effect.sync(() => mailboxes.get(claim.name)?.held.delete(claim.token)))
 
     const release = (mailbox: Mailbox, claim: Claim) =>
       ack(
         claim,
-        releaseScript(
+        releaseScript([
           mailbox.keys.waiting,
           mailbox.keys.attempts,
           mailbox.keys.active,
@@ -260,7 +292,7 @@ export const make = (
           mailbox.keys.wake,
           claim.id,
           claim.token
-        )
+        ])
       )
 
     const releaseUntaken = (mailbox: Mailbox) =>
@@ -278,9 +310,9 @@ export const make = (
             yield* releaseUntaken(mailbox)
           }
           if (mailbox.held.size === 0) continue
-          const pairs: Array<string> = []
-          for (const claim of mailbox.held.values()) pairs.push(claim.id, claim.token)
-          yield* Effect.ignore(refreshScript(mailbox.keys.active, mailbox.keys.owner, lockMillis, pairs))
+          const args: Array<string> = [mailbox.keys.active, mailbox.keys.owner, lockArg]
+          for (const claim of mailbox.held.values()) args.push(claim.id, claim.token)
+          yield* Effect.ignore(refreshScript(args))
         }
       }
     }).pipe(Effect.interruptible, Effect.forkScoped)
@@ -289,39 +321,53 @@ export const make = (
       Effect.forEach(mailboxes.values(), releaseUntaken, { concurrency: "unbounded", discard: true })
     )
 
-    const take = (options: TakeOptions): Effect.Effect<
-      { readonly id: string; readonly attempts: number; readonly element: unknown },
-      never,
-      Scope.Scope
-    > =>
+    const take = (options: TakeOptions): Effect.Effect<Taken, never, Scope.Scope> =>
       Effect.uninterruptibleMask((restore) =>
-        Effect.gen(function*() {
+        Effect.suspend(() => {
           maxAttemptsOf.set(options.name, options.maxAttempts)
-          const mailbox = yield* mailboxOf(options.name)
-          mailbox.takers++
-          mailbox.hasTakers.openUnsafe()
-          // the fetcher claims only for takers the mailbox cannot serve
-          if (mailbox.takers > Queue.sizeUnsafe(mailbox.queue)) mailbox.nudge.openUnsafe()
-          const claim = yield* Effect.onExit(restore(Queue.take(mailbox.queue)), () =>
-            Effect.sync(() => {
-              mailbox.takers--
-              if (mailbox.takers === 0) mailbox.hasTakers.closeUnsafe()
-            }))
+          const mailbox = mailboxes.get(options.name)
+          return mailbox === undefined
+            ? Effect.flatMap(mailboxOf(options.name), (mailbox) => takeFrom(mailbox, options, restore))
+            : takeFrom(mailbox, options, restore)
+        })
+      )
+
+    const takeFrom = (
+      mailbox: Mailbox,
+      options: TakeOptions,
+      restore: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+    ): Effect.Effect<Taken, never, Scope.Scope> => {
+      mailbox.takers++
+      mailbox.hasTakers.openUnsafe()
+      // the fetcher claims only for takers the mailbox cannot serve
+      if (mailbox.takers > Queue.sizeUnsafe(mailbox.queue)) mailbox.nudge.openUnsafe()
+      return Effect.flatMap(
+        Effect.onExit(restore(Queue.take(mailbox.queue)), () =>
+          Effect.sync(() => {
+            mailbox.takers--
+            if (mailbox.takers === 0) mailbox.hasTakers.closeUnsafe()
+          })),
+        (claim): Effect.Effect<Taken, never, Scope.Scope> => {
           const element = parseJson(claim.payload)
           if (Option.isNone(element)) {
             // a payload that is not JSON can never be processed: it goes to the failed record, and the next is taken
-            yield* failClaim(mailbox, claim, "the stored payload is not valid JSON")
-            return yield* restore(take(options))
+            return Effect.andThen(
+              failClaim(mailbox, claim, "the stored payload is not valid JSON"),
+              restore(take(options))
+            )
           }
-          yield* Effect.addFinalizer((exit) => settle(mailbox, claim, options, exit))
-          return { id: claim.id, attempts: claim.attempts, element: element.value }
-        })
+          return Effect.as(
+            Effect.addFinalizer((exit) => settle(mailbox, claim, options, exit)),
+            { id: claim.id, attempts: claim.attempts, element: element.value }
+          )
+        }
       )
+    }
 
     const failClaim = (mailbox: Mailbox, claim: Claim, reason: string) =>
       ack(
         claim,
-        failScript(
+        failScript([
           mailbox.keys.jobs,
           mailbox.keys.attempts,
           mailbox.keys.active,
@@ -331,7 +377,7 @@ export const make = (
           claim.id,
           claim.token,
           failedRecord(claim, reason, clock.currentTimeMillisUnsafe())
-        )
+        ])
       )
 
     const settle = (
@@ -340,30 +386,8 @@ export const make = (
       options: TakeOptions,
       exit: Exit.Exit<unknown, unknown>
     ): Effect.Effect<void> => {
+      if (Exit.isSuccess(exit)) return complete(mailbox, claim, options.maxAttempts)
       const keys = mailbox.keys
-      if (Exit.isSuccess(exit)) {
-        // Completing claims the next job for the taker, which comes back for it at once; a claim nobody takes is
-        // released at the next lock refresh, or when the store closes.
-        return ack(
-          claim,
-          Effect.map(
-            completeScript(
-              ...takeKeys(keys),
-              claim.id,
-              claim.token,
-              nextTokenPrefix(),
-              1,
-              lockMillis,
-              options.maxAttempts,
-              fullClaim(mailbox) ? 1 : 0
-            ),
-            (reply) => {
-              nextWake(mailbox, reply[1])
-              deliver(mailbox, reply, 2)
-            }
-          )
-        )
-      }
       const dead = deadLetterCause(exit.cause)
       const failWith = (cause: Cause.Cause<unknown>) => failClaim(mailbox, claim, Cause.pretty(cause))
       if (dead !== undefined) return failWith(dead)
@@ -372,16 +396,71 @@ export const make = (
       return Effect.flatMap(options.retryDelay(claim.attempts), (delay) =>
         ack(
           claim,
-          retryScript(
+          retryScript([
             keys.delayed,
             keys.active,
             keys.owner,
             keys.wake,
             claim.id,
             claim.token,
-            Math.max(0, Math.ceil(Duration.toMillis(delay)))
-          )
+            String(Math.max(0, Math.ceil(Duration.toMillis(delay))))
+          ])
         ))
+    }
+
+    // Completions are settled in batches, one script per batch, which also claims a next job for every taker it
+    // completes for (they come back for one at once). While a batch is in flight the completions that arrive wait
+    // for it, and the first of them then sends the next batch: one completion alone goes at once, and under load
+    // a batch holds what completed during the previous one's round trip. A claim nobody takes is released at the
+    // next lock refresh, or when the store closes.
+    // Uninterruptible: a completion that stopped waiting could be the one chosen to send the next batch.
+    const complete = (mailbox: Mailbox, claim: Claim, maxAttempts: number): Effect.Effect<void> =>
+      Effect.uninterruptible(Effect.suspend(() => {
+        const completion: Completion = { claim, maxAttempts, resume: undefined, outcome: undefined }
+        mailbox.completions.push(completion)
+        if (!mailbox.completing) {
+          mailbox.completing = true
+          return sendCompletions(mailbox)
+        }
+        return Effect.callback<void>((resume) => {
+          if (completion.outcome !== undefined) resume(completion.outcome)
+          else completion.resume = resume
+        })
+      }))
+
+    const sendCompletions = (mailbox: Mailbox): Effect.Effect<void> =>
+      Effect.suspend(() => {
+        const batch = mailbox.completions
+        mailbox.completions = []
+        const args: Array<string> = [
+          ...mailbox.claimKeys,
+          nextTokenPrefix(),
+          lockArg,
+          String(batch[0].maxAttempts),
+          fullClaim(mailbox),
+          idleArg,
+          String(batch.length)
+        ]
+        for (const { claim } of batch) args.push(claim.id, claim.token)
+        return Effect.flatMap(Effect.exit(acked(completeScript(args))), (exit) => {
+          for (const { claim } of batch) mailbox.held.delete(claim.token)
+          if (Exit.isSuccess(exit)) {
+            nextWake(mailbox, exit.value[0])
+            deliver(mailbox, exit.value, 1)
+          }
+          const outcome: Effect.Effect<void> = Exit.asVoid(exit)
+          // the first completion of the batch is this fiber's own
+          for (let i = 1; i < batch.length; i++) wake(batch[i], outcome)
+          const next = mailbox.completions[0]
+          if (next === undefined) mailbox.completing = false
+          else wake(next, sendCompletions(mailbox))
+          return outcome
+        })
+      })
+
+    const wake = (completion: Completion, outcome: Effect.Effect<void>) => {
+      if (completion.resume !== undefined) completion.resume(outcome)
+      else completion.outcome = outcome
     }
 
     const scanKeys = (pattern: string) =>
@@ -405,49 +484,45 @@ export const make = (
 
     return PersistedQueue.PersistedQueueStore.of({
       offer: ({ delay, element, id, isCustomId, name }) => {
-        const keys = keysOf(prefix, name)
-        return offerScript(
-          keys.waiting,
-          keys.delayed,
-          keys.jobs,
-          keys.ids,
-          keys.wake,
-          id,
-          JSON.stringify(element),
-          delay === undefined ? 0 : Math.max(0, Math.ceil(Duration.toMillis(delay))),
-          isCustomId ? 1 : 0
-        ).pipe(
-          Effect.tap(() => Effect.sync(() => mailboxes.get(name)?.nudge.openUnsafe())),
-          Effect.asVoid,
-          Effect.mapError((error) =>
+        const keys = keysFor(name)
+        return Effect.mapError(
+          Effect.map(
+            offerScript([
+              keys.waiting,
+              keys.delayed,
+              keys.jobs,
+              keys.ids,
+              keys.wake,
+              keys.idle,
+              id,
+              JSON.stringify(element),
+              delay === undefined ? "0" : String(Math.max(0, Math.ceil(Duration.toMillis(delay)))),
+              isCustomId ? "1" : "0"
+            ]),
+            () => {
+              mailboxes.get(name)?.nudge.openUnsafe()
+            }
+          ),
+          (error) =>
             new PersistedQueue.PersistedQueueError({
               message: "Failed to offer element to persisted queue",
               cause: error
             })
-          )
         )
       },
-      take: (options) =>
-        take(options).pipe(
-          Effect.mapError((error) =>
-            new PersistedQueue.PersistedQueueError({
-              message: "Failed to take element from persisted queue",
-              cause: error
-            })
-          )
-        ),
+      take,
       cleanup: ({ failedTimeToLive, timeToLive }) =>
         Effect.gen(function*() {
           const idsKeys = yield* scanKeys(`${escapeGlob(prefix)}*:ids`)
           yield* Effect.forEach(
             idsKeys,
             (key) =>
-              cleanupScript(
+              cleanupScript([
                 key,
                 `${key.slice(0, -":ids".length)}:failed`,
-                Duration.toMillis(timeToLive),
-                failedTimeToLive === undefined ? -1 : Duration.toMillis(failedTimeToLive)
-              ).pipe(Effect.repeat({ while: (removed) => removed >= 1000 })),
+                String(Duration.toMillis(timeToLive)),
+                String(failedTimeToLive === undefined ? -1 : Duration.toMillis(failedTimeToLive))
+              ]).pipe(Effect.repeat({ while: (removed) => removed >= 1000 })),
             { concurrency: 16, discard: true }
           )
         }).pipe(
@@ -491,6 +566,12 @@ interface TakeOptions {
   readonly retryDelay: (attempts: number) => Effect.Effect<Duration.Duration>
 }
 
+interface Taken {
+  readonly id: string
+  readonly attempts: number
+  readonly element: unknown
+}
+
 interface Claim {
   readonly id: string
   readonly payload: string
@@ -499,9 +580,23 @@ interface Claim {
   readonly name: string
 }
 
+type Keys = ReturnType<typeof keysOf>
+
+/** A successful attempt waiting to be settled in a batch. */
+interface Completion {
+  readonly claim: Claim
+  readonly maxAttempts: number
+  /** resumes the fiber that waits for the batch */
+  resume: ((outcome: Effect.Effect<void>) => void) | undefined
+  /** the batch's outcome, when it came before the fiber waited */
+  outcome: Effect.Effect<void> | undefined
+}
+
 interface Mailbox {
   readonly name: string
-  readonly keys: ReturnType<typeof keysOf>
+  readonly keys: Keys
+  /** the keys of a claiming script */
+  readonly claimKeys: ReadonlyArray<string>
   readonly queue: Queue.Queue<Claim>
   takers: number
   /** Claims this store holds, by token: handed out or waiting in the mailbox. Their locks are refreshed. */
@@ -512,26 +607,35 @@ interface Mailbox {
   wakeAt: number
   /** When a completion last made a full claim: one does at least every 100 ms, to recover and promote jobs. */
   lastFull: number
+  /** Completions waiting for the next batch. */
+  completions: Array<Completion>
+  /** Whether a batch of completions is in flight. */
+  completing: boolean
 }
+
+/** A Lua script and how many of its arguments are keys. */
+interface LuaScript {
+  readonly lua: string
+  readonly keys: string
+}
+
+const isNoScript = (error: Redis.RedisError): boolean => String(error.cause).includes("NOSCRIPT")
 
 const parseJson = Option.liftThrowable((payload: string): unknown => JSON.parse(payload))
 
 const escapeGlob = (pattern: string): string => pattern.replace(/[\\*?[\]]/g, "\\$&")
 
-const takeKeys = (keys: ReturnType<typeof keysOf>) =>
-  [
-    keys.waiting,
-    keys.delayed,
-    keys.jobs,
-    keys.attempts,
-    keys.active,
-    keys.owner,
-    keys.failed,
-    keys.ids,
-    keys.wake
-  ] as const
-
-type TakeKeys = ReturnType<typeof takeKeys>
+const takeKeys = (keys: Keys) => [
+  keys.waiting,
+  keys.delayed,
+  keys.jobs,
+  keys.attempts,
+  keys.active,
+  keys.owner,
+  keys.failed,
+  keys.ids,
+  keys.idle
+]
 
 // The server's clock, in milliseconds.
 const nowLua = `
@@ -591,8 +695,8 @@ local function pop(k_waiting, k_jobs, k_attempts, k_active, k_owner, token_prefi
   return got
 end
 
-local function claim(k_waiting, k_delayed, k_jobs, k_attempts, k_active, k_owner, k_failed, k_ids, k_wake,
-  token_prefix, n, lock_ms, max_attempts, now, out, full)
+local function claim(k_waiting, k_delayed, k_jobs, k_attempts, k_active, k_owner, k_failed, k_ids, k_idle,
+  token_prefix, n, lock_ms, max_attempts, now, out, full, idle_ms)
   local got = 0
   if not full then
     -- the common case of a busy consumer: the queue has jobs, and one pop is all it takes
@@ -606,6 +710,10 @@ local function claim(k_waiting, k_delayed, k_jobs, k_attempts, k_active, k_owner
     redis.call("ZREM", k_delayed, unpack(due))
   end
   got = got + pop(k_waiting, k_jobs, k_attempts, k_active, k_owner, token_prefix, got + 1, n - got, lock_ms, now, out)
+  if got < n and redis.call("PTTL", k_idle) < idle_ms then
+    -- a taker is left waiting: offers wake the consumers up until one takes a job
+    redis.call("SET", k_idle, "1", "PX", idle_ms)
+  end
   local wake = -1
   local first_delayed = redis.call("ZRANGE", k_delayed, 0, 0, "WITHSCORES")
   if first_delayed[2] then wake = tonumber(first_delayed[2]) end
@@ -616,24 +724,12 @@ local function claim(k_waiting, k_delayed, k_jobs, k_attempts, k_active, k_owner
 end
 `
 
-const offerLua = Redis.script(
-  (
-    ...args: [
-      waiting: string,
-      delayed: string,
-      jobs: string,
-      ids: string,
-      wake: string,
-      id: string,
-      payload: string,
-      delayMillis: number,
-      custom: number
-    ]
-  ) => args,
-  {
-    numberOfKeys: 5,
-    lua: `
-${nowLua}
+// Publishes a wake-up only while a consumer waits for jobs (the idle key): a busy consumer claims the next job
+// when it completes one, and hears nothing. The first job offered to idle consumers clears the key; those still
+// idle once they looked again set it again.
+const offerLua: LuaScript = {
+  keys: "6",
+  lua: `
 local id = ARGV[1]
 if ARGV[4] == "1" then
   if redis.call("ZADD", KEYS[4], "NX", "+inf", id) == 0 then
@@ -645,31 +741,32 @@ end
 redis.call("HSET", KEYS[3], id, ARGV[2])
 local delay = tonumber(ARGV[3])
 if delay > 0 then
+  ${nowLua}
   redis.call("ZADD", KEYS[2], now + delay, id)
-  redis.call("PUBLISH", KEYS[5], tostring(delay))
+  if redis.call("EXISTS", KEYS[6]) == 1 then
+    redis.call("PUBLISH", KEYS[5], tostring(delay))
+  end
 else
   redis.call("RPUSH", KEYS[1], id)
-  redis.call("PUBLISH", KEYS[5], "0")
+  if redis.call("DEL", KEYS[6]) == 1 then
+    redis.call("PUBLISH", KEYS[5], "0")
+  end
 end
 return 1
 `
-  }
-).withReturnType<number>()
+}
 
-const takeLua = Redis.script(
-  (...args: [...keys: TakeKeys, tokenPrefix: string, n: number, lockMillis: number, maxAttempts: number]) => args,
-  {
-    numberOfKeys: 9,
-    lua: `
+const takeLua: LuaScript = {
+  keys: "9",
+  lua: `
 ${nowLua}
 ${claimLua}
 local out = { 0 }
 out[1] = claim(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9],
-  ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), now, out, true)
+  ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), now, out, true, tonumber(ARGV[5]))
 return out
 `
-  }
-).withReturnType<ReadonlyArray<string | number>>()
+}
 
 // Fenced: a claim that is no longer the job's owner changes nothing.
 const fenceLua = `
@@ -680,58 +777,35 @@ redis.call("HDEL", k_owner, id)
 redis.call("ZREM", k_active, id)
 `
 
-const completeLua = Redis.script(
-  (
-    ...args: [
-      ...keys: TakeKeys,
-      id: string,
-      token: string,
-      tokenPrefix: string,
-      n: number,
-      lockMillis: number,
-      maxAttempts: number,
-      full: number
-    ]
-  ) => args,
-  {
-    numberOfKeys: 9,
-    lua: `
+// Completes a batch of claims (id and token pairs, each fenced on its own), then claims as many next jobs.
+const completeLua: LuaScript = {
+  keys: "9",
+  lua: `
 ${nowLua}
 ${claimLua}
 local k_owner, k_active = KEYS[6], KEYS[5]
-local id, token = ARGV[1], ARGV[2]
-local function settle()
+local function settle(id, token)
   ${fenceLua}
   redis.call("HDEL", KEYS[4], id)
   redis.call("HDEL", KEYS[3], id)
   if redis.call("ZSCORE", KEYS[8], id) then
     redis.call("ZADD", KEYS[8], "XX", now, id)
   end
-  return true
 end
-local out = { settle() and 1 or 0, 0 }
-out[2] = claim(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9],
-  ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), now, out, ARGV[7] == "1")
+local count = tonumber(ARGV[6])
+for i = 7, 6 + 2 * count, 2 do
+  settle(ARGV[i], ARGV[i + 1])
+end
+local out = { 0 }
+out[1] = claim(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9],
+  ARGV[1], count, tonumber(ARGV[2]), tonumber(ARGV[3]), now, out, ARGV[4] == "1", tonumber(ARGV[5]))
 return out
 `
-  }
-).withReturnType<ReadonlyArray<string | number>>()
+}
 
-const retryLua = Redis.script(
-  (
-    ...args: [
-      delayed: string,
-      active: string,
-      owner: string,
-      wake: string,
-      id: string,
-      token: string,
-      delayMillis: number
-    ]
-  ) => args,
-  {
-    numberOfKeys: 4,
-    lua: `
+const retryLua: LuaScript = {
+  keys: "4",
+  lua: `
 ${nowLua}
 local k_active, k_owner = KEYS[2], KEYS[3]
 local id, token = ARGV[1], ARGV[2]
@@ -740,26 +814,11 @@ redis.call("ZADD", KEYS[1], now + tonumber(ARGV[3]), id)
 redis.call("PUBLISH", KEYS[4], ARGV[3])
 return 1
 `
-  }
-)
+}
 
-const failLua = Redis.script(
-  (
-    ...args: [
-      jobs: string,
-      attempts: string,
-      active: string,
-      owner: string,
-      failed: string,
-      ids: string,
-      id: string,
-      token: string,
-      record: string
-    ]
-  ) => args,
-  {
-    numberOfKeys: 6,
-    lua: `
+const failLua: LuaScript = {
+  keys: "6",
+  lua: `
 local k_active, k_owner = KEYS[3], KEYS[4]
 local id, token = ARGV[1], ARGV[2]
 ${fenceLua}
@@ -769,16 +828,11 @@ redis.call("RPUSH", KEYS[5], ARGV[3])
 redis.call("ZADD", KEYS[6], "+inf", id)
 return 1
 `
-  }
-)
+}
 
-const releaseLua = Redis.script(
-  (
-    ...args: [waiting: string, attempts: string, active: string, owner: string, wake: string, id: string, token: string]
-  ) => args,
-  {
-    numberOfKeys: 5,
-    lua: `
+const releaseLua: LuaScript = {
+  keys: "5",
+  lua: `
 local k_active, k_owner = KEYS[3], KEYS[4]
 local id, token = ARGV[1], ARGV[2]
 ${fenceLua}
@@ -789,19 +843,11 @@ redis.call("LPUSH", KEYS[1], id)
 redis.call("PUBLISH", KEYS[5], "0")
 return 1
 `
-  }
-)
+}
 
-const refreshLua = Redis.script(
-  (active: string, owner: string, lockMillis: number, pairs: ReadonlyArray<string>) => [
-    active,
-    owner,
-    lockMillis,
-    ...pairs
-  ],
-  {
-    numberOfKeys: 2,
-    lua: `
+const refreshLua: LuaScript = {
+  keys: "2",
+  lua: `
 ${nowLua}
 local at = now + tonumber(ARGV[1])
 for i = 2, #ARGV, 2 do
@@ -811,15 +857,12 @@ for i = 2, #ARGV, 2 do
 end
 return 1
 `
-  }
-)
+}
 
 // Forgets completed ids older than the time to live, and failed records older than theirs (-1: keep them).
-const cleanupLua = Redis.script(
-  (...args: [ids: string, failed: string, timeToLiveMillis: number, failedTimeToLiveMillis: number]) => args,
-  {
-    numberOfKeys: 2,
-    lua: `
+const cleanupLua: LuaScript = {
+  keys: "2",
+  lua: `
 ${nowLua}
 local removed = redis.call("ZREMRANGEBYSCORE", KEYS[1], "-inf", "(" .. (now - tonumber(ARGV[1])))
 local failed_ttl = tonumber(ARGV[2])
@@ -841,5 +884,4 @@ if failed_ttl >= 0 then
 end
 return trimmed
 `
-  }
-).withReturnType<number>()
+}

@@ -14,7 +14,9 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as Redis from "effect/persistence/Redis"
+import * as Queue from "effect/Queue"
 import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import * as RedisDurableQueue from "../layers/RedisDurableQueue.ts"
@@ -145,6 +147,81 @@ describe("RedisQueueStore", () => {
       )
       yield* Scope.close(second, Exit.void)
       assert.strictEqual(yield* redis.send<string | null>("HGET", keys.jobs, "job"), null)
+    }).pipe(Effect.scoped, Effect.provide(redisClient)))
+
+  it.live("completions that end together settle in one script, each fenced on its own claim", () =>
+    Effect.gen(function*() {
+      const redis = yield* Redis.Redis
+      const name = uniqueName("batch")
+      const storePrefix = `${prefix}{${name}}:`
+      const keys = RedisQueueStore.keysOf(storePrefix, name)
+      const options: RedisQueueStore.Options = {
+        prefix: storePrefix,
+        lockExpiration: "30 seconds",
+        lockRefreshInterval: "10 seconds"
+      }
+      // the store's EVALSHA calls are counted
+      let scripts = 0
+      const counted = Redis.Redis.of({
+        ...redis,
+        send: (command, ...args) => {
+          if (command === "EVALSHA") scripts++
+          return redis.send(command, ...args)
+        }
+      })
+      const store = yield* RedisQueueStore.make(options).pipe(Effect.provideService(Redis.Redis, counted))
+      const other = yield* RedisQueueStore.make(options)
+      const takeOptions = { name, maxAttempts: 5, retryDelay: () => Effect.succeed(Duration.zero) }
+      for (let n = 1; n <= 8; n++) yield* store.offer({ name, id: `job-${n}`, element: n, isCustomId: true })
+      const scopes = yield* Effect.forEach([1, 2, 3, 4], () => Scope.make())
+      const taken = yield* Effect.forEach(scopes, (scope) => store.take(takeOptions).pipe(Scope.provide(scope)))
+      assert.deepStrictEqual(taken.map((item) => item.id), ["job-1", "job-2", "job-3", "job-4"])
+      // job-4's lock expires and another store takes it over: its late completion must change nothing
+      yield* redis.send("ZADD", keys.active, "0", "job-4")
+      const overtaken = yield* other.take(takeOptions)
+      assert.strictEqual(overtaken.id, "job-4")
+      const ownerOfJob4 = yield* redis.send<string>("HGET", keys.owner, "job-4")
+
+      scripts = 0
+      yield* Effect.forEach(scopes, (scope) => Scope.close(scope, Exit.void), { concurrency: "unbounded" })
+      assert.isAtMost(scripts, 2, "the first completion goes alone, the three that waited for it share one script")
+      for (const id of ["job-1", "job-2", "job-3"]) {
+        assert.strictEqual(yield* redis.send<string | null>("HGET", keys.jobs, id), null, `${id} completed`)
+      }
+      assert.isNotNull(yield* redis.send<string | null>("HGET", keys.jobs, "job-4"), "job-4 was not completed")
+      assert.strictEqual(yield* redis.send<string>("HGET", keys.owner, "job-4"), ownerOfJob4)
+      // every completion claimed a next job for its taker, held by the store until taken or released
+      assert.deepStrictEqual(
+        (yield* redis.send<Array<string>>("HKEYS", keys.owner)).sort(),
+        ["job-4", "job-5", "job-6", "job-7", "job-8"]
+      )
+    }).pipe(Effect.scoped, Effect.provide(redisClient)))
+
+  it.live("an offer wakes consumers up only while one waits for a job", () =>
+    Effect.gen(function*() {
+      const redis = yield* Redis.Redis
+      const name = uniqueName("idle")
+      const storePrefix = `${prefix}{${name}}:`
+      const keys = RedisQueueStore.keysOf(storePrefix, name)
+      const consumer = yield* RedisQueueStore.make({ prefix: storePrefix })
+      const producer = yield* RedisQueueStore.make({ prefix: storePrefix })
+      const takeOptions = { name, maxAttempts: 5, retryDelay: () => Effect.succeed(Duration.zero) }
+      const wakeUps = yield* redis.subscribe(keys.wake)
+      // nobody waits: the offer publishes nothing
+      yield* producer.offer({ name, id: "first", element: 1, isCustomId: true })
+      assert.strictEqual(yield* redis.send<number>("EXISTS", keys.idle), 0)
+      const first = yield* consumer.take(takeOptions).pipe(Effect.scoped)
+      assert.strictEqual(first.id, "first")
+      // a taker that finds the queue empty marks it idle; the next offer wakes it and clears the mark
+      const waiting = yield* Effect.forkChild(Effect.scoped(consumer.take(takeOptions)), { startImmediately: true })
+      while ((yield* redis.send<number>("EXISTS", keys.idle)) === 0) yield* Effect.sleep("5 millis")
+      yield* producer.offer({ name, id: "second", element: 2, isCustomId: true })
+      assert.strictEqual(yield* redis.send<number>("EXISTS", keys.idle), 0)
+      const second = yield* Fiber.join(waiting).pipe(Effect.timeout("5 seconds"))
+      assert.strictEqual(second.id, "second")
+      const message = yield* Queue.take(wakeUps)
+      assert.strictEqual(message.message, "0")
+      assert.isTrue(Option.isNone(yield* Queue.poll(wakeUps)), "one wake-up, for the second offer only")
     }).pipe(Effect.scoped, Effect.provide(redisClient)))
 
   it.live("the run leaves no key behind", () =>
