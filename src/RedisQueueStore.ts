@@ -337,6 +337,9 @@ export const make = (
       options: TakeOptions,
       restore: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
     ): Effect.Effect<Taken, never, Scope.Scope> => {
+      // a claim waiting in the mailbox is taken at once (the common case: a completion claimed it for this taker)
+      const ready = Queue.takeUnsafe(mailbox.queue)
+      if (ready !== undefined && Exit.isSuccess(ready)) return accept(mailbox, ready.value, options, restore)
       mailbox.takers++
       mailbox.hasTakers.openUnsafe()
       // the fetcher claims only for takers the mailbox cannot serve
@@ -347,20 +350,27 @@ export const make = (
             mailbox.takers--
             if (mailbox.takers === 0) mailbox.hasTakers.closeUnsafe()
           })),
-        (claim): Effect.Effect<Taken, never, Scope.Scope> => {
-          const element = parseJson(claim.payload)
-          if (Option.isNone(element)) {
-            // a payload that is not JSON can never be processed: it goes to the failed record, and the next is taken
-            return Effect.andThen(
-              failClaim(mailbox, claim, "the stored payload is not valid JSON"),
-              restore(take(options))
-            )
-          }
-          return Effect.as(
-            Effect.addFinalizer((exit) => settle(mailbox, claim, options, exit)),
-            { id: claim.id, attempts: claim.attempts, element: element.value }
-          )
-        }
+        (claim) => accept(mailbox, claim, options, restore)
+      )
+    }
+
+    const accept = (
+      mailbox: Mailbox,
+      claim: Claim,
+      options: TakeOptions,
+      restore: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+    ): Effect.Effect<Taken, never, Scope.Scope> => {
+      const element = parseJson(claim.payload)
+      if (Option.isNone(element)) {
+        // a payload that is not JSON can never be processed: it goes to the failed record, and the next is taken
+        return Effect.andThen(
+          failClaim(mailbox, claim, "the stored payload is not valid JSON"),
+          restore(take(options))
+        )
+      }
+      return Effect.as(
+        Effect.addFinalizer((exit) => settle(mailbox, claim, options, exit)),
+        { id: claim.id, attempts: claim.attempts, element: element.value }
       )
     }
 
