@@ -25,7 +25,7 @@ import * as Persistence from "effect/persistence/Persistence"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
-import { deadLetterCause } from "./internal/deadLetter.ts"
+import { DeadLetter, deadLetterCause } from "./internal/deadLetter.ts"
 import { decodeDuration } from "./internal/durableOptions.ts"
 import * as WorkerPool from "./WorkerPool.ts"
 import {
@@ -486,25 +486,33 @@ export const consume = <I, A, E, R>(
       results.set(queue.outcome(id), exit).pipe(
         Effect.mapError((error) => storeError(queue, "consume", error))
       )
-    // The factory dead-letters a job whose input no longer decodes without calling the handler: its outcome is
-    // written here, before the store records it as failed.
-    const observed = PersistedQueue.PersistedQueueStore.of({
-      ...inner,
-      take: (takeOptions) =>
-        Effect.tap(inner.take(takeOptions), (item) =>
-          Effect.addFinalizer((exit) => {
-            if (Exit.isSuccess(exit)) return Effect.void
-            const reason = deadLetterReason(exit.cause)
-            if (reason === undefined) return Effect.void
-            return Effect.ignore(record(
-              item.id,
-              Exit.fail(
-                new JobSchemaError({ pool: queue.name, jobId: item.id, side: "input", stage: "decode", reason })
-              )
-            ))
-          }))
-    })
-    const persisted = yield* persistedQueue(queue, observed)
+    // The consumer's `PersistedQueue` hands over the stored JSON as it is, and the input is decoded here: a job whose
+    // input no longer decodes gets its outcome written, then is dead-lettered as `PersistedQueue` does on its own
+    // decode failures (recorded as failed at once, and the next job taken), without a finalizer per job.
+    const persisted = yield* PersistedQueue.makeFactory.pipe(
+      Effect.flatMap((factory) =>
+        factory.make({
+          name: queue.name,
+          schema: Schema.Unknown,
+          maxAttempts: queue.maxAttempts,
+          retrySchedule: queue.retrySchedule
+        })
+      ),
+      Effect.provideService(PersistedQueue.PersistedQueueStore, inner)
+    )
+    const decodeInput = Schema.decodeUnknownEffect(Schema.toCodecJson(queue.input))
+    const undecodable = (id: string, cause: Cause.Cause<Schema.SchemaError>): Effect.Effect<never, unknown> => {
+      if (Cause.hasInterruptsOnly(cause)) return Effect.failCause(cause)
+      const failure = Cause.findErrorOption(cause)
+      const reason = Option.isSome(failure) ? failure.value.message : Cause.pretty(cause)
+      return Effect.andThen(
+        Effect.ignore(record(
+          id,
+          Exit.fail(new JobSchemaError({ pool: queue.name, jobId: id, side: "input", stage: "decode", reason }))
+        )),
+        Effect.fail(new DeadLetter(cause))
+      )
+    }
 
     const failAttempt = (metadata: JobMetadata, cause: Cause.Cause<unknown>): Effect.Effect<never, unknown> => {
       if (metadata.attempts < queue.maxAttempts) return Effect.failCause(cause)
@@ -560,10 +568,15 @@ export const consume = <I, A, E, R>(
     const loop = (taker: Taker): Effect.Effect<void> =>
       Effect.suspend(() => {
         if (closing) return Effect.void
-        return persisted.take((input, metadata) => {
-          taker.running = true
-          return Effect.ensuring(run(input, metadata), Effect.sync(() => (taker.running = false)))
-        }).pipe(
+        return persisted.take((element, metadata) =>
+          Effect.matchCauseEffect(decodeInput(element), {
+            onFailure: (cause) => undecodable(metadata.id, cause),
+            onSuccess: (input) => {
+              taker.running = true
+              return Effect.ensuring(run(input, metadata), Effect.sync(() => (taker.running = false)))
+            }
+          })
+        ).pipe(
           Effect.catchCause((cause) =>
             isStoreFailure(cause)
               ? Effect.andThen(

@@ -9,6 +9,18 @@ import * as Cause from "effect/Cause"
 
 const deadLetterTag = "~effect/persistence/PersistedQueue/DeadLetter"
 
+/**
+ * The failure that dead-letters a job, as `PersistedQueue`'s own: its `take` goes on to the next job, and every store
+ * records the job as failed at once. `cause` is why its input could not be decoded. @internal
+ */
+export class DeadLetter {
+  readonly _tag = deadLetterTag
+  readonly cause: Cause.Cause<unknown>
+  constructor(cause: Cause.Cause<unknown>) {
+    this.cause = cause
+  }
+}
+
 /** The decode failure's cause when `cause` marks a dead letter. @internal */
 export const deadLetterCause = (cause: Cause.Cause<unknown>): Cause.Cause<unknown> | undefined => {
   for (const reason of cause.reasons) {
