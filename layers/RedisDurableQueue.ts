@@ -89,6 +89,7 @@ export const layerStore = (
       const findFailed = redis.eval(findFailedScript)
       const removeFailed = redis.eval(removeFailedScript)
       const countAll = redis.eval(countScript)
+      const countOwn = redis.eval(countOwnScript)
       const beat = redis.eval(heartbeatScript)
       const leave = redis.eval(leaveScript)
       const readConsumers = redis.eval(consumersScript)
@@ -118,6 +119,7 @@ export const layerStore = (
           own.jobs,
           own.ids,
           own.wake,
+          own.ready,
           outcome,
           record.raw,
           record.id,
@@ -165,18 +167,20 @@ export const layerStore = (
         counts: (queue) => {
           const own = RedisQueueStore.keysOf(queuePrefix(queue), queue)
           const k = keys(queue)
-          return (resolved.store === "stock"
-            ? countAll(k.queue, `${k.queue}:delayed`, `${k.queue}:pending`, k.failed, "list", "zset", "hash", "list")
-            : countAll(own.waiting, own.delayed, own.active, own.failed, "list", "zset", "zset", "list")).pipe(
-              Effect.map(([waiting, delayed, running, failed]) => ({
-                waiting,
-                delayed,
-                running,
-                failed,
-                oldestWaitingMillis: undefined
-              })),
-              Effect.mapError(fail(queue, "counts"))
-            )
+          const counted: Effect.Effect<readonly [number, number, number, number, number?], Redis.RedisError> =
+            resolved.store === "stock"
+              ? countAll(k.queue, `${k.queue}:delayed`, `${k.queue}:pending`, k.failed, "list", "zset", "hash", "list")
+              : countOwn(own.waiting, own.delayed, own.active, own.failed, own.ready)
+          return counted.pipe(
+            Effect.map(([waiting, delayed, running, failed, oldest]) => ({
+              waiting,
+              delayed,
+              running,
+              failed,
+              oldestWaitingMillis: oldest === undefined || oldest < 0 ? undefined : oldest
+            })),
+            Effect.mapError(fail(queue, "counts"))
+          )
         },
         heartbeat: (queue, consumer, timeToLive) =>
           beat(
@@ -249,6 +253,12 @@ const parseRecord = (raw: string): Array<ParsedRecord> => {
 
 const parseJson = Option.liftThrowable((text: string): unknown => JSON.parse(text))
 
+// The server's time in milliseconds.
+const nowLua = `
+local time = redis.call("TIME")
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+`
+
 // Moves one failed record of the "ewp" store back to the tail of its queue, only if it is still in the failed list.
 const requeueOwnScript = Redis.script(
   (
@@ -258,6 +268,7 @@ const requeueOwnScript = Redis.script(
       keyJobs: string,
       keyIds: string,
       keyWake: string,
+      keyReady: string,
       keyOutcome: string,
       record: string,
       id: string,
@@ -269,14 +280,16 @@ const requeueOwnScript = Redis.script(
 if redis.call("LREM", KEYS[1], 1, ARGV[1]) == 0 then
   return 0
 end
-redis.call("DEL", KEYS[6])
+${nowLua}
+redis.call("DEL", KEYS[7])
 redis.call("HSET", KEYS[3], ARGV[2], ARGV[3])
 redis.call("RPUSH", KEYS[2], ARGV[2])
+redis.call("HSET", KEYS[6], ARGV[2], now)
 redis.call("ZADD", KEYS[4], "+inf", ARGV[2])
 redis.call("PUBLISH", KEYS[5], "0")
 return 1
 `,
-    numberOfKeys: 6
+    numberOfKeys: 7
   }
 ).withReturnType<number>()
 
@@ -294,12 +307,6 @@ return 1
     numberOfKeys: 2
   }
 ).withReturnType<number>()
-
-// The server's time in milliseconds.
-const nowLua = `
-local time = redis.call("TIME")
-local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-`
 
 // Forgets the consumers not heard of within their time to live.
 const pruneConsumersLua = `
@@ -355,6 +362,25 @@ return redis.call("HGETALL", KEYS[2])
     numberOfKeys: 2
   }
 ).withReturnType<ReadonlyArray<string>>()
+
+// The sizes of the "ewp" store's keys, and how long the job first in line has been ready (-1: none, or not known).
+const countOwnScript = Redis.script(
+  (...args: [keyWaiting: string, keyDelayed: string, keyActive: string, keyFailed: string, keyReady: string]) => args,
+  {
+    lua: `
+${nowLua}
+local oldest = -1
+local head = redis.call("LINDEX", KEYS[1], 0)
+if head then
+  local ready = redis.call("HGET", KEYS[5], head)
+  if ready then oldest = math.max(0, now - tonumber(ready)) end
+end
+return { redis.call("LLEN", KEYS[1]), redis.call("ZCARD", KEYS[2]), redis.call("ZCARD", KEYS[3]),
+  redis.call("LLEN", KEYS[4]), oldest }
+`,
+    numberOfKeys: 5
+  }
+).withReturnType<[number, number, number, number, number]>()
 
 type KeyKind = "list" | "zset" | "hash"
 

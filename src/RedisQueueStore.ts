@@ -70,7 +70,8 @@ export const keysOf = (prefix: string, name: string) => {
     failed: `${base}:failed`,
     ids: `${base}:ids`,
     wake: `${base}:wake`,
-    idle: `${base}:idle`
+    idle: `${base}:idle`,
+    ready: `${base}:ready`
   } as const
 }
 
@@ -290,6 +291,7 @@ export const make = (
           mailbox.keys.active,
           mailbox.keys.owner,
           mailbox.keys.wake,
+          mailbox.keys.ready,
           claim.id,
           claim.token
         ])
@@ -504,6 +506,7 @@ export const make = (
               keys.ids,
               keys.wake,
               keys.idle,
+              keys.ready,
               id,
               JSON.stringify(element),
               delay === undefined ? "0" : String(Math.max(0, Math.ceil(Duration.toMillis(delay)))),
@@ -644,7 +647,8 @@ const takeKeys = (keys: Keys) => [
   keys.owner,
   keys.failed,
   keys.ids,
-  keys.idle
+  keys.idle,
+  keys.ready
 ]
 
 // The server's clock, in milliseconds.
@@ -662,7 +666,7 @@ local function json_id(id)
   return (string.gsub(cjson.encode(id), "\\\\/", "/"))
 end
 
-local function recover(k_waiting, k_jobs, k_attempts, k_active, k_owner, k_failed, k_ids, max_attempts, now)
+local function recover(k_waiting, k_jobs, k_attempts, k_active, k_owner, k_failed, k_ids, k_ready, max_attempts, now)
   local expired = redis.call("ZRANGEBYSCORE", k_active, "-inf", now, "LIMIT", 0, 100)
   for _, id in ipairs(expired) do
     redis.call("ZREM", k_active, id)
@@ -678,16 +682,19 @@ local function recover(k_waiting, k_jobs, k_attempts, k_active, k_owner, k_faile
         redis.call("ZADD", k_ids, "XX", "+inf", id)
       else
         redis.call("LPUSH", k_waiting, id)
+        redis.call("HSET", k_ready, id, now)
       end
     end
   end
 end
 
-local function pop(k_waiting, k_jobs, k_attempts, k_active, k_owner, token_prefix, first, n, lock_ms, now, out)
+local function pop(k_waiting, k_jobs, k_attempts, k_active, k_owner, k_ready, token_prefix, first, n, lock_ms, now,
+  out)
   local got = 0
   if n <= 0 then return 0 end
   local ids = redis.call("LPOP", k_waiting, n)
   if not ids then return 0 end
+  redis.call("HDEL", k_ready, unpack(ids))
   for _, id in ipairs(ids) do
     local payload = redis.call("HGET", k_jobs, id)
     if payload then
@@ -705,21 +712,28 @@ local function pop(k_waiting, k_jobs, k_attempts, k_active, k_owner, token_prefi
   return got
 end
 
-local function claim(k_waiting, k_delayed, k_jobs, k_attempts, k_active, k_owner, k_failed, k_ids, k_idle,
+local function claim(k_waiting, k_delayed, k_jobs, k_attempts, k_active, k_owner, k_failed, k_ids, k_idle, k_ready,
   token_prefix, n, lock_ms, max_attempts, now, out, full, idle_ms)
   local got = 0
   if not full then
     -- the common case of a busy consumer: the queue has jobs, and one pop is all it takes
-    got = pop(k_waiting, k_jobs, k_attempts, k_active, k_owner, token_prefix, 1, n, lock_ms, now, out)
+    got = pop(k_waiting, k_jobs, k_attempts, k_active, k_owner, k_ready, token_prefix, 1, n, lock_ms, now, out)
     if got == n then return -2 end
   end
-  recover(k_waiting, k_jobs, k_attempts, k_active, k_owner, k_failed, k_ids, max_attempts, now)
-  local due = redis.call("ZRANGEBYSCORE", k_delayed, "-inf", now, "LIMIT", 0, 100)
+  recover(k_waiting, k_jobs, k_attempts, k_active, k_owner, k_failed, k_ids, k_ready, max_attempts, now)
+  local due = redis.call("ZRANGEBYSCORE", k_delayed, "-inf", now, "WITHSCORES", "LIMIT", 0, 100)
   if #due > 0 then
-    redis.call("RPUSH", k_waiting, unpack(due))
-    redis.call("ZREM", k_delayed, unpack(due))
+    -- ready since their delay ended
+    local ids = {}
+    for i = 1, #due, 2 do
+      ids[#ids + 1] = due[i]
+    end
+    redis.call("RPUSH", k_waiting, unpack(ids))
+    redis.call("ZREM", k_delayed, unpack(ids))
+    redis.call("HSET", k_ready, unpack(due))
   end
-  got = got + pop(k_waiting, k_jobs, k_attempts, k_active, k_owner, token_prefix, got + 1, n - got, lock_ms, now, out)
+  got = got + pop(k_waiting, k_jobs, k_attempts, k_active, k_owner, k_ready, token_prefix, got + 1, n - got, lock_ms,
+    now, out)
   if got < n and redis.call("PTTL", k_idle) < idle_ms then
     -- a taker is left waiting: offers wake the consumers up until one takes a job
     redis.call("SET", k_idle, "1", "PX", idle_ms)
@@ -738,7 +752,7 @@ end
 // when it completes one, and hears nothing. The first job offered to idle consumers clears the key; those still
 // idle once they looked again set it again.
 const offerLua: LuaScript = {
-  keys: "6",
+  keys: "7",
   lua: `
 local id = ARGV[1]
 if ARGV[4] == "1" then
@@ -757,7 +771,9 @@ if delay > 0 then
     redis.call("PUBLISH", KEYS[5], tostring(delay))
   end
 else
+  ${nowLua}
   redis.call("RPUSH", KEYS[1], id)
+  redis.call("HSET", KEYS[7], id, now)
   if redis.call("DEL", KEYS[6]) == 1 then
     redis.call("PUBLISH", KEYS[5], "0")
   end
@@ -767,12 +783,12 @@ return 1
 }
 
 const takeLua: LuaScript = {
-  keys: "9",
+  keys: "10",
   lua: `
 ${nowLua}
 ${claimLua}
 local out = { 0 }
-out[1] = claim(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9],
+out[1] = claim(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10],
   ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), now, out, true, tonumber(ARGV[5]))
 return out
 `
@@ -789,7 +805,7 @@ redis.call("ZREM", k_active, id)
 
 // Completes a batch of claims (id and token pairs, each fenced on its own), then claims as many next jobs.
 const completeLua: LuaScript = {
-  keys: "9",
+  keys: "10",
   lua: `
 ${nowLua}
 ${claimLua}
@@ -807,7 +823,7 @@ for i = 7, 6 + 2 * count, 2 do
   settle(ARGV[i], ARGV[i + 1])
 end
 local out = { 0 }
-out[1] = claim(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9],
+out[1] = claim(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10],
   ARGV[1], count, tonumber(ARGV[2]), tonumber(ARGV[3]), now, out, ARGV[4] == "1", tonumber(ARGV[5]))
 return out
 `
@@ -841,8 +857,9 @@ return 1
 }
 
 const releaseLua: LuaScript = {
-  keys: "5",
+  keys: "6",
   lua: `
+${nowLua}
 local k_active, k_owner = KEYS[3], KEYS[4]
 local id, token = ARGV[1], ARGV[2]
 ${fenceLua}
@@ -850,6 +867,7 @@ if redis.call("HINCRBY", KEYS[2], id, -1) <= 0 then
   redis.call("HDEL", KEYS[2], id)
 end
 redis.call("LPUSH", KEYS[1], id)
+redis.call("HSET", KEYS[6], id, now)
 redis.call("PUBLISH", KEYS[5], "0")
 return 1
 `

@@ -10,14 +10,18 @@ import * as Clock from "effect/Clock"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Redis from "effect/persistence/Redis"
+import * as Queue from "effect/Queue"
 import * as Schema from "effect/Schema"
+import * as Scope from "effect/Scope"
 import * as SqlClient from "effect/sql/SqlClient"
 import * as TestClock from "effect/testing/TestClock"
 import * as PgDurableQueue from "../layers/PgDurableQueue.ts"
 import * as RedisDurableQueue from "../layers/RedisDurableQueue.ts"
 import { DurableQueue } from "../src/index.ts"
+import * as RedisQueueStore from "../src/RedisQueueStore.ts"
 import { durableConformance } from "./utils/durable.ts"
 import { pgConfig, redisUrl, runId } from "./utils/servers.ts"
 
@@ -37,7 +41,7 @@ durableConformance("Redis (RedisQueueStore)", () =>
     prefix: redisPrefix,
     lockExpiration: "5 seconds",
     lockRefreshInterval: "1 second"
-  }).pipe(Layer.provide(redisClient)))
+  }).pipe(Layer.provide(redisClient)), { oldestWaiting: true })
 
 durableConformance("Redis (PersistedQueue's own store)", () =>
   RedisDurableQueue.layerStore({
@@ -79,6 +83,52 @@ describe("the durable queue on Redis, in one process", () => {
       Effect.provide(
         RedisDurableQueue.layerStore({ store: "stock", prefix: redisPrefix, pollInterval: "30 seconds" }).pipe(
           Layer.provide(redisClient)
+        )
+      )
+    ))
+})
+
+describe("the oldest waiting job's age on RedisQueueStore", () => {
+  it.live("is kept only while a job waits: from its offer, the end of its delay, or its release at a shutdown", () =>
+    Effect.gen(function*() {
+      const name = `ages-${runId}`
+      const queue = DurableQueue.define({ name, input: Schema.Number, success: Schema.Number })
+      const ready = RedisQueueStore.keysOf(`${redisPrefix}{${name}}:`, name).ready
+      const redis = yield* Redis.Redis
+      const readyCount = redis.send<number>("HLEN", ready)
+      const gate = yield* Deferred.make<void>()
+      const started = yield* Deferred.make<number>()
+      const first = yield* Scope.make()
+      yield* DurableQueue.consume(queue, {
+        shutdownTimeout: 0,
+        handler: (n) => Effect.as(Effect.andThen(Deferred.succeed(started, n), Deferred.await(gate)), n)
+      }).pipe(Scope.provide(first))
+      yield* DurableQueue.offer(queue, 1)
+      assert.strictEqual(yield* Deferred.await(started), 1)
+      assert.strictEqual(yield* readyCount, 0, "a claimed job's age is dropped")
+      yield* DurableQueue.offer(queue, 2)
+      yield* Effect.sleep("300 millis")
+      const waiting = yield* DurableQueue.counts(queue)
+      assert.strictEqual(waiting.waiting, 1)
+      assert.isAtLeast(waiting.oldestWaitingMillis!, 250)
+      // the consumer stops mid-job: its job goes back to the head, ready again from now
+      yield* Scope.close(first, Exit.void)
+      const released = yield* DurableQueue.counts(queue)
+      assert.strictEqual(released.waiting, 2)
+      assert.isAtMost(released.oldestWaitingMillis!, 100, "the released job at the head became ready just now")
+      // a delayed job's age counts from the end of its delay; once everything ran, nothing is kept
+      yield* DurableQueue.offer(queue, 3, { delay: "200 millis" })
+      const ran = yield* Queue.unbounded<number>()
+      yield* DurableQueue.consume(queue, { handler: (n) => Effect.as(Queue.offer(ran, n), n) })
+      assert.deepStrictEqual([...(yield* Queue.takeN(ran, 3))].sort(), [1, 2, 3])
+      assert.strictEqual(yield* readyCount, 0)
+      assert.strictEqual((yield* DurableQueue.counts(queue)).oldestWaitingMillis, undefined)
+    }).pipe(
+      Effect.scoped,
+      Effect.provide(
+        Layer.merge(
+          RedisDurableQueue.layerStore({ prefix: redisPrefix }).pipe(Layer.provide(redisClient)),
+          redisClient
         )
       )
     ))
