@@ -183,9 +183,9 @@ describe("WebDashboard in Chromium", () => {
           `${failedAt} within ${expected.join(" - ")}`
         )
         // the queue's throughput over every consumer, from their beats (every 5 s): 10 more jobs between two beats
-      for (let n = 2; n <= 11; n++) yield* DurableQueue.offer(Mails, { subject: "again" }, { id: `mail-${n}` })
-      yield* waitForText(page, `${mails} [data-field="throughput"]`, /^[1-9][\d.]*\/s$/)
-      yield* screenshot(page, "dashboard-shared-store")
+        for (let n = 2; n <= 11; n++) yield* DurableQueue.offer(Mails, { subject: "again" }, { id: `mail-${n}` })
+        yield* waitForText(page, `${mails} [data-field="throughput"]`, /^[1-9][\d.]*\/s$/)
+        yield* screenshot(page, "dashboard-shared-store")
         assert.deepStrictEqual(errors, [])
       }).pipe(Effect.scoped, Effect.provide(onPostgres({ queues: [Mails, Backlog], token: TOKEN }))),
     60_000
