@@ -93,8 +93,9 @@ export const layerStore = (
       const beat = redis.eval(heartbeatScript)
       const leave = redis.eval(leaveScript)
       const readConsumers = redis.eval(consumersScript)
+      // `{consumers}` after the queue's hash tag: a queue's name holds no brace, so no queue's keys can be these
       const consumerKeys = (queue: string) => {
-        const base = `${queuePrefix(queue)}consumers`
+        const base = `${queuePrefix(queue)}{consumers}`
         return [base, `${base}:info`] as const
       }
       const keys = (queue: string) => {
@@ -375,8 +376,16 @@ if head then
   local ready = redis.call("HGET", KEYS[5], head)
   if ready then oldest = math.max(0, now - tonumber(ready)) end
 end
-return { redis.call("LLEN", KEYS[1]), redis.call("ZCARD", KEYS[2]), redis.call("ZCARD", KEYS[3]),
-  redis.call("LLEN", KEYS[4]), oldest }
+-- delayed jobs whose delay has ended are ready, though no claim has moved them to the list yet (every consumer
+-- busy, or none running): they count as waiting, since the end of their delay
+local due = redis.call("ZCOUNT", KEYS[2], "-inf", now)
+if due > 0 then
+  local first = redis.call("ZRANGE", KEYS[2], 0, 0, "WITHSCORES")
+  oldest = math.max(oldest, now - tonumber(first[2]))
+end
+local waiting = redis.call("LLEN", KEYS[1]) + due
+return { waiting, redis.call("ZCARD", KEYS[2]) - due, redis.call("ZCARD", KEYS[3]), redis.call("LLEN", KEYS[4]),
+  oldest }
 `,
     numberOfKeys: 5
   }

@@ -22,7 +22,7 @@ import * as PgDurableQueue from "../layers/PgDurableQueue.ts"
 import * as RedisDurableQueue from "../layers/RedisDurableQueue.ts"
 import { DurableQueue } from "../src/index.ts"
 import * as RedisQueueStore from "../src/RedisQueueStore.ts"
-import { durableConformance } from "./utils/durable.ts"
+import { durableConformance, eventually } from "./utils/durable.ts"
 import { pgConfig, redisUrl, runId } from "./utils/servers.ts"
 
 const redisPrefix = `ewp-test-${runId}-`
@@ -132,6 +132,34 @@ describe("the oldest waiting job's age on RedisQueueStore", () => {
         )
       )
     ))
+})
+
+describe("queue names that look like the library's own keys", () => {
+  for (const store of ["ewp", "stock"] as const) {
+    it.live(`on Redis (${store}): queues named "consumers", "consumers:info", "ready" and "results" work`, () =>
+      Effect.gen(function*() {
+        for (const name of ["consumers", "consumers:info", "ready", "results"]) {
+          const queue = DurableQueue.define({
+            name,
+            input: Schema.Number,
+            success: Schema.Number,
+            resultTimeToLive: "1 minute"
+          })
+          yield* DurableQueue.consume(queue, { name: `on-${name}`, handler: (n) => Effect.succeed(n * 2) })
+          const id = yield* DurableQueue.offer(queue, 21)
+          assert.strictEqual(yield* DurableQueue.result(queue, id).pipe(Effect.timeout("10 seconds")), 42, name)
+          assert.strictEqual((yield* DurableQueue.counts(queue)).failed, 0, name)
+          const listed = yield* eventually(DurableQueue.consumers(queue), (consumers) => consumers.length === 1)
+          assert.strictEqual(listed[0].name, `on-${name}`)
+        }
+      }).pipe(
+        Effect.scoped,
+        Effect.provide(
+          RedisDurableQueue.layerStore({ store, prefix: `${redisPrefix}names-${store}-`, pollInterval: "20 millis" })
+            .pipe(Layer.provide(redisClient))
+        )
+      ))
+  }
 })
 
 describe("the durable queue on PostgreSQL, starting", () => {

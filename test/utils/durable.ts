@@ -412,6 +412,24 @@ export const durableConformance = (store: string, makeStore: MakeStore, capabili
         yield* Deferred.succeed(release, undefined)
       }))
 
+    if (capabilities.oldestWaiting === true) {
+      live(
+        "a delayed job whose delay has ended waits, and its age counts from then, with no consumer to move it",
+        () =>
+          Effect.gen(function*() {
+            const queue = queueOf("due")
+            yield* DurableQueue.offer(queue, { n: 1 }, { delay: "1 second" })
+            const before = yield* DurableQueue.counts(queue)
+            assert.deepStrictEqual([before.waiting, before.delayed, before.oldestWaitingMillis], [0, 1, undefined])
+            yield* Effect.sleep("1500 millis")
+            const after = yield* DurableQueue.counts(queue)
+            assert.deepStrictEqual([after.waiting, after.delayed], [1, 0])
+            assert.isAtLeast(after.oldestWaitingMillis!, 400)
+            assert.isAtMost(after.oldestWaitingMillis!, 700)
+          })
+      )
+    }
+
     live(
       "the consumers of a queue are listed while they run, leave when they stop, and expire when silent",
       () =>
