@@ -12,7 +12,6 @@ import * as HttpRouter from "effect/http/HttpRouter"
 import * as HttpServer from "effect/http/HttpServer"
 import * as Latch from "effect/Latch"
 import * as Layer from "effect/Layer"
-import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import * as SqlClient from "effect/sql/SqlClient"
 import * as fs from "node:fs"
@@ -22,6 +21,7 @@ import { type Browser, chromium, type Page } from "playwright-core"
 import * as PgDurableQueue from "../layers/PgDurableQueue.ts"
 import * as WebDashboard from "../layers/WebDashboard.ts"
 import { DurableQueue, WorkerPool } from "../src/index.ts"
+import { eventually } from "./utils/durable.ts"
 import { pgConfig, runId } from "./utils/servers.ts"
 
 // the page's globals, in the functions evaluated in it (this project compiles without the DOM's types)
@@ -93,14 +93,6 @@ const screenshot = (page: Page, name: string) =>
     fs.mkdirSync(SCREENSHOTS, { recursive: true })
     return page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`), fullPage: true })
   }).pipe(Effect.asVoid)
-
-/** Polls `effect` every 20 ms until `check` holds, for at most 20 s. */
-const eventually = <A, E, R>(effect: Effect.Effect<A, E, R>, check: (a: A) => boolean) =>
-  effect.pipe(
-    Effect.filterOrFail(check, () => "not yet" as const),
-    Effect.retry(Schedule.spaced("20 millis").pipe(Schedule.upTo({ duration: "20 seconds" }))),
-    Effect.orDie
-  )
 
 const failedIds = Effect.map(DurableQueue.failed(Mails), (jobs) => jobs.map((job) => job.id).sort())
 

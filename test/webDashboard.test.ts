@@ -9,11 +9,11 @@ import * as Exit from "effect/Exit"
 import * as HttpRouter from "effect/http/HttpRouter"
 import * as HttpServer from "effect/http/HttpServer"
 import * as Layer from "effect/Layer"
-import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import * as Net from "node:net"
 import * as WebDashboard from "../layers/WebDashboard.ts"
 import { DurableQueue, WorkerPool } from "../src/index.ts"
+import { eventually } from "./utils/durable.ts"
 
 class Boom extends Schema.TaggedError<Boom>("test/Boom")("Boom", { text: Schema.String }) {}
 
@@ -65,14 +65,6 @@ const get = (path: string, headers?: Record<string, string>) => call("GET", path
 const post = (path: string, options: { readonly headers?: Record<string, string>; readonly body?: string } = {}) =>
   call("POST", path, options)
 const authorized = { authorization: `Bearer ${TOKEN}` }
-
-/** Polls `effect` every 20 ms until `check` holds, for at most 20 s. */
-const eventually = <A, E, R>(effect: Effect.Effect<A, E, R>, check: (a: A) => boolean) =>
-  effect.pipe(
-    Effect.filterOrFail(check, () => "not yet" as const),
-    Effect.retry(Schedule.spaced("20 millis").pipe(Schedule.upTo({ duration: "20 seconds" }))),
-    Effect.orDie
-  )
 
 /** The dashboard mounted under /dashboard in an app's router, over a fresh memory store. */
 const mounted = (options: WebDashboard.Options & { readonly prefix?: string }) =>

@@ -118,12 +118,16 @@
       series = []
       state.history.set(key, series)
     }
+    // a throughput given with the sample is kept; otherwise it comes from `completed` since the previous sample
     const previous = series[series.length - 1]
-    let throughput = null
-    if (previous !== undefined && now > previous.at && sample.completed !== null && previous.completed !== null) {
+    let throughput = sample.throughput === undefined ? null : sample.throughput
+    if (
+      sample.throughput === undefined && previous !== undefined && now > previous.at &&
+      typeof sample.completed === "number" && typeof previous.completed === "number"
+    ) {
       throughput = Math.max(0, ((sample.completed - previous.completed) * 1000) / (now - previous.at))
     }
-    series.push({ at: now, throughput, ...sample })
+    series.push({ ...sample, at: now, throughput })
     while (series.length > 0 && series[0].at < now - HISTORY_MS) series.shift()
     return throughput
   }
@@ -378,9 +382,7 @@
       const consumer = queue.consumer
       const key = `queue:${queue.name}`
       const depthField = queue.counts.waiting === null ? "failed" : "waiting"
-      record(key, now, { completed: null, depth: queue.counts[depthField] })
-      const throughput = consumersRate(queue.consumers)
-      state.history.get(key).at(-1).throughput = throughput
+      const throughput = record(key, now, { depth: queue.counts[depthField], throughput: consumersRate(queue.consumers) })
       for (const field of ["waiting", "delayed", "running", "failed"]) {
         card.fields[field].textContent = number(queue.counts[field])
       }
