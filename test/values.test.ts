@@ -8,6 +8,8 @@ import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import { TestClock } from "effect/testing"
 import { inspect } from "node:util"
+import { setFlagsFromString } from "node:v8"
+import { runInNewContext } from "node:vm"
 import { WorkerPool } from "../src/index.ts"
 import { sleeper } from "./utils/jobs.ts"
 
@@ -91,5 +93,54 @@ describe("values", () => {
       yield* handle.interrupt
       assert.strictEqual(yield* handle.await, 10)
       assert.strictEqual((yield* pool.stats).cancelled, 0)
+    }))
+
+  it.effect("a settled handle gives back exactly what the job returned or failed with, whatever the value", () =>
+    Effect.gen(function*() {
+      const exitValue = Exit.fail("not a failure: a value")
+      const pool = yield* WorkerPool.make({
+        handler: (input: "void" | "exit" | "fail" | "die") =>
+          input === "void"
+            ? Effect.void
+            : input === "exit"
+            ? Effect.succeed(exitValue)
+            : input === "fail"
+            ? Effect.fail("failed" as const)
+            : Effect.die("died"),
+        concurrency: 1
+      })
+      const handles = yield* Effect.forEach(["void", "exit", "fail", "die"] as const, (input) => pool.submit(input))
+      yield* pool.awaitIdle
+      const [none, exit, failed, died] = yield* Effect.forEach(handles, (handle) => Effect.exit(handle.await))
+      assert.deepStrictEqual(none, Exit.void)
+      assert.isTrue(Exit.isSuccess(exit) && (exit.value as unknown) === exitValue, "an Exit a job returns is its value")
+      assert.deepStrictEqual(failed, Exit.fail("failed"))
+      assert.deepStrictEqual(died, Exit.die("died"))
+      assert.deepStrictEqual(
+        yield* Effect.forEach(handles, (handle) => handle.poll),
+        [none, exit, failed, died].map(Option.some)
+      )
+    }))
+
+  it.live("a settled handle holds its outcome alone: the job's record and input are not kept", () =>
+    Effect.gen(function*() {
+      setFlagsFromString("--expose-gc")
+      const gc = runInNewContext("gc") as () => void
+      const pool = yield* WorkerPool.make({
+        handler: (input: { readonly payload: Array<number> }) => Effect.succeed(input.payload.length),
+        concurrency: 1
+      })
+      let input: WeakRef<object> | undefined
+      const handle = yield* Effect.suspend(() => {
+        const payload = { payload: new Array<number>(10_000).fill(1) }
+        input = new WeakRef(payload)
+        return pool.submit(payload)
+      })
+      assert.strictEqual(yield* handle.await, 10_000)
+      // a WeakRef's target lives at least until the current turn of the event loop ends
+      yield* Effect.promise(() => new Promise((resolve) => setImmediate(resolve)))
+      gc()
+      assert.isUndefined(input!.deref(), "the job's input is still reachable from its settled handle")
+      assert.strictEqual(yield* handle.await, 10_000)
     }))
 })

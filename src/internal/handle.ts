@@ -4,10 +4,12 @@
  *
  * A handle holds its job only until the job settles; from then on it holds the outcome alone (the job record lets go
  * of it), so that a program that keeps many handles (submit everything, then await everything) keeps a small object
- * per job, not the job's whole record.
+ * per job, not the job's whole record. A success keeps its value alone, not an `Exit` around it: such a program keeps
+ * every handle alive until it awaits it, and each object kept per job is copied by every young-generation collection
+ * it lives through, which costs more than the job's own bookkeeping. `await` wraps the value as it is read.
  */
 import * as Effect from "effect/Effect"
-import type * as Exit from "effect/Exit"
+import * as Exit from "effect/Exit"
 import * as Inspectable from "effect/Inspectable"
 import * as Option from "effect/Option"
 import { pipeArguments } from "effect/Pipeable"
@@ -22,28 +24,44 @@ export const JobHandleTypeId = "~effect-worker-pool/JobHandle" as const
 /** Hands a settled job's outcome to its handle, which lets go of the job. Set by `Handle`'s static block. */
 export let settleHandle: <A, E>(handle: Handle<A, E>, exit: Exit.Exit<A, E | PoolError>) => void
 
+/** A failure's exit, as a settled handle keeps it: a class of its own, which no value a job returns can be. */
+class Failed<A, E> {
+  readonly exit: Exit.Failure<A, E>
+  constructor(exit: Exit.Failure<A, E>) {
+    this.exit = exit
+  }
+}
+
 export class Handle<A, E> implements JobHandle<A, E | PoolError> {
   readonly #self: PoolState<any, A, E>
-  /** the job until it settles, then its outcome */
-  #state: Job<any, A, E> | Exit.Exit<A, E | PoolError>
+  /**
+   * the job until it settles; then a success's value, or a failure's exit wrapped in `Failed` (a job never returns a
+   * `Job` or a `Failed`: neither class leaves the engine)
+   */
+  #state: Job<any, A, E> | Failed<A, E | PoolError> | A
   /** the job's own id, or its number (turned into a string when read) */
   readonly #id: string | number
 
   constructor(self: PoolState<any, A, E>, job: Job<any, A, E>) {
     this.#self = self
     this.#id = job.customId ?? job.seq
-    if (job.exit === undefined) {
-      this.#state = job
-      job.onSettled = this
-    } else {
-      this.#state = job.exit
-    }
+    this.#state = job
+    if (job.exit === undefined) job.onSettled = this
+    else settleHandle(this, job.exit)
   }
 
   static {
     settleHandle = (handle, exit) => {
-      handle.#state = exit
+      handle.#state = exit._tag === "Success" ? exit.value : new Failed(exit)
     }
+  }
+
+  /** The outcome, once settled (`undefined` while the job is in the pool). */
+  #exit(): Exit.Exit<A, E | PoolError> | undefined {
+    const state = this.#state
+    if (state instanceof Job) return undefined
+    if (state instanceof Failed) return state.exit
+    return state === undefined ? Exit.void as Exit.Exit<A> : Exit.succeed(state as A)
   }
 
   get [JobHandleTypeId](): typeof JobHandleTypeId {
@@ -57,14 +75,11 @@ export class Handle<A, E> implements JobHandle<A, E | PoolError> {
 
   get await(): Effect.Effect<A, E | PoolError> {
     const state = this.#state
-    return state instanceof Job ? awaitJob(state) : state
+    return state instanceof Job ? awaitJob(state) : this.#exit()!
   }
 
   get poll(): Effect.Effect<Option.Option<Exit.Exit<A, E | PoolError>>> {
-    return Effect.sync(() => {
-      const state = this.#state
-      return state instanceof Job ? Option.none() : Option.some(state)
-    })
+    return Effect.sync(() => Option.fromUndefinedOr(this.#exit()))
   }
 
   get interrupt(): Effect.Effect<void> {
