@@ -370,51 +370,104 @@ export const offer = <I, A, E>(
   input: I,
   options?: { readonly id?: string | undefined; readonly delay?: Duration.Input | undefined }
 ): Effect.Effect<string, JobSchemaError | InvalidQueueOptions | DurableQueueError, DurableQueueStore> =>
-  Effect.gen(function*() {
-    if (queue.invalid !== undefined) return yield* queue.invalid
-    const id = options?.id
-    if (id !== undefined && (typeof id !== "string" || id.length === 0 || id.length > 255)) {
-      return yield* new InvalidQueueOptions({
-        queue: queue.name,
-        option: "id",
-        value: id,
-        reason: "a non-empty string of at most 255 characters"
-      })
-    }
-    let delay: Duration.Duration | undefined
-    if (options?.delay !== undefined) {
-      const decoded = decodeDuration(options.delay)
-      if (Option.isNone(decoded) || !Duration.isFinite(decoded.value)) {
-        return yield* new InvalidQueueOptions({
-          queue: queue.name,
-          option: "delay",
-          value: options.delay,
-          reason: "a finite duration"
-        })
+  Effect.suspend(
+    (): Effect.Effect<string, JobSchemaError | InvalidQueueOptions | DurableQueueError, DurableQueueStore> => {
+      if (queue.invalid !== undefined) return Effect.fail(queue.invalid)
+      const id = options?.id
+      if (id !== undefined && (typeof id !== "string" || id.length === 0 || id.length > 255)) {
+        return Effect.fail(
+          new InvalidQueueOptions({
+            queue: queue.name,
+            option: "id",
+            value: id,
+            reason: "a non-empty string of at most 255 characters"
+          })
+        )
       }
-      delay = decoded.value
-    }
-    const backend = yield* DurableQueueStore
-    // Through a consumer of this process when there is one: its store then looks for the job at once instead of at
-    // its next poll.
-    const local = localConsumers.get(backend)?.get(queue.name)?.values().next().value
-    const persisted = yield* persistedQueue(queue, local ?? (yield* backend.store(queue.name)))
-    return yield* persisted.offer(input, { id, delay }).pipe(
-      Effect.catchTags({
-        SchemaError: (error) =>
-          Effect.fail(
-            new JobSchemaError({
-              pool: queue.name,
-              jobId: id ?? "",
-              side: "input",
-              stage: "encode",
-              reason: error.message
+      let delay: Duration.Duration | undefined
+      if (options?.delay !== undefined) {
+        const decoded = decodeDuration(options.delay)
+        if (Option.isNone(decoded) || !Duration.isFinite(decoded.value)) {
+          return Effect.fail(
+            new InvalidQueueOptions({
+              queue: queue.name,
+              option: "delay",
+              value: options.delay,
+              reason: "a finite duration"
             })
-          ),
-        PersistedQueueError: (error) => Effect.fail(storeError(queue, "offer", error))
-      })
-    )
-  })
+          )
+        }
+        if (Duration.isPositive(decoded.value)) delay = decoded.value
+      }
+      const jobId = id ?? randomId()
+      return DurableQueueStore.use((backend) =>
+        Effect.flatMap(storeOf(backend, queue.name), (store) =>
+          encoderOf(queue)(input).pipe(
+            Effect.flatMap((element) =>
+              store.offer({ name: queue.name, id: jobId, element, isCustomId: id !== undefined, delay })
+            ),
+            Effect.as(jobId),
+            Effect.mapError((error) =>
+              Schema.isSchemaError(error)
+                ? new JobSchemaError({
+                  pool: queue.name,
+                  jobId: id ?? "",
+                  side: "input",
+                  stage: "encode",
+                  reason: error.message
+                })
+                : storeError(queue, "offer", error)
+            )
+          ))
+      )
+    }
+  )
+
+/**
+ * A new job's id: a UUID v4 from the platform's `crypto.randomUUID`, which draws its randomness in blocks (Effect's
+ * `SecureRandom.uuidV4Unsafe` draws 16 bytes from the system per id, a few microseconds each: as much as the rest of
+ * an offer on the producer's side).
+ */
+const randomId = (): string =>
+  typeof globalThis.crypto?.randomUUID === "function" ? globalThis.crypto.randomUUID() : SecureRandom.uuidV4Unsafe()
+
+/**
+ * The store an offer goes through: a consumer of this process when there is one (its store then looks for the job at
+ * once instead of at its next poll), else the backend's shared store for the queue, looked up once.
+ */
+const storeOf = (backend: DurableQueueStore["Service"], queue: string): Effect.Effect<StoreService> => {
+  const local = localConsumers.get(backend)?.get(queue)
+  if (local !== undefined && local.size > 0) return Effect.succeed(local.values().next().value!)
+  let byQueue = sharedStores.get(backend)
+  if (byQueue === undefined) {
+    byQueue = new Map()
+    sharedStores.set(backend, byQueue)
+  }
+  const shared = byQueue.get(queue)
+  if (shared !== undefined) return Effect.succeed(shared)
+  const cache = byQueue
+  return Effect.tap(backend.store(queue), (store) => Effect.sync(() => cache.set(queue, store)))
+}
+
+/** The backends' shared stores, by queue, once an offer has looked them up. */
+const sharedStores = new WeakMap<DurableQueueStore["Service"], Map<string, StoreService>>()
+
+/** Encodes an input to the JSON the stores keep, with the encoder of the queue's schema, built once per definition. */
+const encoderOf = <I>(queue: DurableQueue<I, any, any>): (input: I) => Effect.Effect<unknown, Schema.SchemaError> => {
+  let encode = encoders.get(queue)
+  if (encode === undefined) {
+    encode = Schema.encodeUnknownEffect(Schema.toCodecJson(queue.input)) as (
+      input: unknown
+    ) => Effect.Effect<unknown, Schema.SchemaError>
+    encoders.set(queue, encode)
+  }
+  return encode
+}
+
+const encoders = new WeakMap<
+  DurableQueue<any, any, any>,
+  (input: unknown) => Effect.Effect<unknown, Schema.SchemaError>
+>()
 
 /**
  * Runs the queue's jobs in this process, on a core pool built in the current scope: at most `concurrency` at once,
@@ -1036,39 +1089,6 @@ const defaultRetrySchedule: Schedule.Schedule<any, number> = Schedule.min([
   Schedule.exponential("1 second"),
   Schedule.spaced("5 minutes")
 ])
-
-const factories = new WeakMap<
-  PersistedQueue.PersistedQueueStore["Service"],
-  WeakMap<DurableQueue<any, any, any>, PersistedQueue.PersistedQueue<any>>
->()
-
-/** The `PersistedQueue` of a definition over a store, built once per pair. */
-const persistedQueue = <I, A, E>(
-  queue: DurableQueue<I, A, E>,
-  store: PersistedQueue.PersistedQueueStore["Service"]
-): Effect.Effect<PersistedQueue.PersistedQueue<I>> =>
-  Effect.suspend(() => {
-    let byQueue = factories.get(store)
-    if (byQueue === undefined) {
-      byQueue = new WeakMap()
-      factories.set(store, byQueue)
-    }
-    const cached = byQueue.get(queue)
-    if (cached !== undefined) return Effect.succeed(cached as PersistedQueue.PersistedQueue<I>)
-    return PersistedQueue.makeFactory.pipe(
-      Effect.flatMap((factory) =>
-        factory.make({
-          name: queue.name,
-          schema: queue.input,
-          maxAttempts: queue.maxAttempts,
-          retrySchedule: queue.retrySchedule
-        })
-      ),
-      Effect.provideService(PersistedQueue.PersistedQueueStore, store),
-      Effect.tap((persisted) => Effect.sync(() => byQueue.set(queue, persisted))),
-      Effect.map((persisted) => persisted as PersistedQueue.PersistedQueue<I>)
-    )
-  })
 
 const deadLetterReason = (cause: Cause.Cause<unknown>): string | undefined => {
   const decode = deadLetterCause(cause)
