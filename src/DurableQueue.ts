@@ -618,29 +618,33 @@ export const consume = <I, A, E, R>(
 
     const takers: Array<Taker> = []
     let closing = false
-    const loop = (taker: Taker): Effect.Effect<void> =>
-      Effect.suspend(() => {
-        if (closing) return Effect.void
-        return persisted.take((element, metadata) =>
+    const takeFailed = (cause: Cause.Cause<unknown>): Effect.Effect<void> =>
+      isStoreFailure(cause)
+        ? Effect.andThen(
+          Effect.logWarning(`durable queue "${queue.name}": the store failed; taking again in 1 second`, cause),
+          Effect.sleep(Duration.seconds(1))
+        )
+        : Effect.void
+    // A taker's loop is built once: each turn takes one job, runs it, and goes on until the consumer closes.
+    const loop = (taker: Taker): Effect.Effect<void> => {
+      const ran = (exit: Exit.Exit<void, unknown>): Exit.Exit<void, unknown> => {
+        taker.running = false
+        return exit
+      }
+      const takeOne = Effect.catchCause(
+        persisted.take((element, metadata) =>
           Effect.matchCauseEffect(decodeInput(element), {
             onFailure: (cause) => undecodable(metadata.id, cause),
             onSuccess: (input) => {
               taker.running = true
-              return Effect.ensuring(run(input, metadata), Effect.sync(() => (taker.running = false)))
+              return Effect.flatMap(Effect.exit(run(input, metadata)), ran)
             }
           })
-        ).pipe(
-          Effect.catchCause((cause) =>
-            isStoreFailure(cause)
-              ? Effect.andThen(
-                Effect.logWarning(`durable queue "${queue.name}": the store failed; taking again in 1 second`, cause),
-                Effect.sleep(Duration.seconds(1))
-              )
-              : Effect.void
-          ),
-          Effect.andThen(Effect.suspend(() => loop(taker)))
-        ) as Effect.Effect<void>
-      })
+        ),
+        takeFailed
+      )
+      return Effect.whileLoop({ while: () => !closing, body: () => takeOne, step: () => {} })
+    }
     yield* heartbeat(backend, queue, pool, concurrency, storeScope)
     for (let i = 0; i < concurrency; i++) {
       const taker: Taker = { running: false, fiber: undefined }
