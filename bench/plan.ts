@@ -52,9 +52,16 @@ export interface Sizes {
   readonly threadTinyPasses: number
   /** runs of each durable queue case (the round-trip case runs once: it counts) */
   readonly durableRuns: number
-  /** jobs of the durable end-to-end, backlog and round-trip cases; a warm-up pass of `durableWarmup` comes first */
+  /**
+   * jobs of the durable end-to-end, backlog and round-trip cases; a warm-up pass of `durableWarmup` comes first, large
+   * enough that the consumers' code is compiled by the JIT before the clock starts (a consumer is a long-lived
+   * process: its first thousand jobs are not what it runs at). The PostgreSQL stores, a few hundred jobs a second and
+   * bound by the server, run `durableSlowJobs` after `durableSlowWarmup`.
+   */
   readonly durableJobs: number
   readonly durableWarmup: number
+  readonly durableSlowJobs: number
+  readonly durableSlowWarmup: number
   /** jobs timed one at a time by the pickup-latency case (after 5 unmeasured) */
   readonly durablePickupSamples: number
   /** how long one process may take before it is killed */
@@ -85,8 +92,10 @@ export const fullSizes: Sizes = {
   threadTinyJobs: 2_000,
   threadTinyPasses: 10,
   durableRuns: 3,
-  durableJobs: 2_000,
-  durableWarmup: 200,
+  durableJobs: 5_000,
+  durableWarmup: 3_000,
+  durableSlowJobs: 2_000,
+  durableSlowWarmup: 200,
   durablePickupSamples: 40,
   processTimeoutMillis: 180_000,
   quietWaitMillis: 240_000,
@@ -110,6 +119,8 @@ export const quickSizes: Sizes = {
   durableRuns: 1,
   durableJobs: 200,
   durableWarmup: 50,
+  durableSlowJobs: 200,
+  durableSlowWarmup: 50,
   durablePickupSamples: 10,
   processTimeoutMillis: 60_000,
   quietWaitMillis: 10_000,
@@ -436,6 +447,10 @@ export const makePlan = (sizes: Sizes): Array<Case> => {
     }
   }
   const durableQuick = (impl: ImplementationName) => !targetsOnly || durableQuickImplementations.includes(impl)
+  const durableSize = (impl: ImplementationName) =>
+    impl === "durable-pg" || impl === "persisted-pg"
+      ? { jobs: sizes.durableSlowJobs, warmup: sizes.durableSlowWarmup }
+      : { jobs: sizes.durableJobs, warmup: sizes.durableWarmup }
   for (const group of ["durable-e2e", "durable-drain"] as const) {
     for (const impl of durableImplementations) {
       for (const { concurrency, processes } of durableShapes) {
@@ -452,8 +467,7 @@ export const makePlan = (sizes: Sizes): Array<Case> => {
           script: "durable",
           args: {
             case: group === "durable-e2e" ? "e2e" : "drain",
-            jobs: sizes.durableJobs,
-            warmup: sizes.durableWarmup,
+            ...durableSize(impl),
             processes,
             concurrency
           },
@@ -481,7 +495,7 @@ export const makePlan = (sizes: Sizes): Array<Case> => {
         impl,
         variant: `C=${concurrency}`,
         script: "durable",
-        args: { case: "trips", jobs: sizes.durableJobs, warmup: sizes.durableWarmup, concurrency },
+        args: { case: "trips", ...durableSize(impl), concurrency },
         runs: 1
       })
     }
