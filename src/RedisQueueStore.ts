@@ -370,9 +370,11 @@ export const make = (
           restore(take(options))
         )
       }
-      return Effect.as(
-        Effect.addFinalizer((exit) => settle(mailbox, claim, options, exit)),
-        { id: claim.id, attempts: claim.attempts, element: element.value }
+      const taken: Taken = { id: claim.id, attempts: claim.attempts, element: element.value }
+      // `settle` needs nothing from the taker's context: the finalizer goes on the scope as it is
+      return Effect.flatMap(
+        Effect.scope,
+        (scope) => Effect.as(Scope.addFinalizerExit(scope, (exit) => settle(mailbox, claim, options, exit)), taken)
       )
     }
 
