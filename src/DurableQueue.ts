@@ -374,15 +374,9 @@ export const offer = <I, A, E>(
     (): Effect.Effect<string, JobSchemaError | InvalidQueueOptions | DurableQueueError, DurableQueueStore> => {
       if (queue.invalid !== undefined) return Effect.fail(queue.invalid)
       const id = options?.id
-      if (id !== undefined && (typeof id !== "string" || id.length === 0 || id.length > 255)) {
-        return Effect.fail(
-          new InvalidQueueOptions({
-            queue: queue.name,
-            option: "id",
-            value: id,
-            reason: "a non-empty string of at most 255 characters"
-          })
-        )
+      if (id !== undefined) {
+        const invalid = invalidId(queue, id)
+        if (invalid !== undefined) return Effect.fail(invalid)
       }
       let delay: Duration.Duration | undefined
       if (options?.delay !== undefined) {
@@ -422,6 +416,25 @@ export const offer = <I, A, E>(
       )
     }
   )
+
+/**
+ * Why `id` cannot be a job's id, if it cannot: a job's id is a non-empty string of at most 255 characters, with no
+ * lone surrogate (Redis and PostgreSQL keep text as UTF-8, where every lone surrogate becomes U+FFFD: two such ids
+ * would be one job, and one job's outcome would answer for the other) and no NUL (PostgreSQL's text cannot hold it).
+ * Every store takes the same ids, so that swapping a layer never changes which ids work.
+ */
+const invalidId = (queue: DurableQueue<any, any, any>, id: unknown): InvalidQueueOptions | undefined =>
+  typeof id === "string" && id.length > 0 && id.length <= 255 && !loneSurrogate.test(id) && !id.includes("\u0000")
+    ? undefined
+    : new InvalidQueueOptions({
+      queue: queue.name,
+      option: "id",
+      value: id,
+      reason: "a non-empty string of at most 255 characters, without lone surrogates or NUL"
+    })
+
+/** A UTF-16 code unit of a surrogate pair without its other half (with the `u` flag, a pair is one code point). */
+const loneSurrogate = /\p{Cs}/u
 
 /**
  * A new job's id: a UUID v4 from the platform's `crypto.randomUUID`, which draws its randomness in blocks (Effect's
@@ -686,6 +699,8 @@ export const result = <I, A, E>(
 ): Effect.Effect<A, E | JobFailure | InvalidQueueOptions | DurableQueueError, DurableQueueStore> =>
   Effect.scoped(Effect.gen(function*() {
     if (queue.invalid !== undefined) return yield* queue.invalid
+    const invalid = invalidId(queue, id)
+    if (invalid !== undefined) return yield* invalid
     if (queue.resultTimeToLive === undefined) {
       return yield* new InvalidQueueOptions({
         queue: queue.name,
@@ -779,6 +794,8 @@ export const requeue = <I, A, E>(
 ): Effect.Effect<boolean, InvalidQueueOptions | DurableQueueError, DurableQueueStore> =>
   Effect.gen(function*() {
     if (queue.invalid !== undefined) return yield* queue.invalid
+    const invalid = invalidId(queue, id)
+    if (invalid !== undefined) return yield* invalid
     const backend = yield* DurableQueueStore
     return yield* backend.requeue(queue.name, id)
   })
@@ -835,6 +852,8 @@ export const remove = <I, A, E>(
 ): Effect.Effect<boolean, InvalidQueueOptions | DurableQueueError, DurableQueueStore> =>
   Effect.scoped(Effect.gen(function*() {
     if (queue.invalid !== undefined) return yield* queue.invalid
+    const invalid = invalidId(queue, id)
+    if (invalid !== undefined) return yield* invalid
     const backend = yield* DurableQueueStore
     const removed = yield* backend.remove(queue.name, id)
     if (removed) {

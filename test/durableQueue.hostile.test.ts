@@ -757,12 +757,14 @@ for (const [kind, label] of kinds) {
             invalidOption(yield* Effect.exit(DurableQueue.cleanup(queue)), option, `${label} cleanup`)
           }
           const queue = numbers("options")
-          for (const id of ["", "x".repeat(256), 42, null]) {
-            invalidOption(
-              yield* Effect.exit(DurableQueue.offer(queue, 1, { id: id as never })),
-              "id",
-              `id ${String(id)}`
-            )
+          // lone surrogates: UTF-8 stores would turn both into U+FFFD, one job answering for the other
+          for (const id of ["", "x".repeat(256), 42, null, "\uD800", "a\uDBFF", "\uDC00b", "nul\u0000"]) {
+            const label = `id ${JSON.stringify(id)}`
+            invalidOption(yield* Effect.exit(DurableQueue.offer(queue, 1, { id: id as never })), "id", `${label} offer`)
+            if (typeof id !== "string") continue
+            invalidOption(yield* Effect.exit(DurableQueue.result(queue, id)), "id", `${label} result`)
+            invalidOption(yield* Effect.exit(DurableQueue.requeue(queue, id)), "id", `${label} requeue`)
+            invalidOption(yield* Effect.exit(DurableQueue.remove(queue, id)), "id", `${label} remove`)
           }
           const consumeWith = (options: Record<string, unknown>) =>
             Effect.exit(Effect.scoped(DurableQueue.consume(queue, { handler: Effect.succeed, ...options })))
