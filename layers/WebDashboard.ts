@@ -32,6 +32,7 @@ import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import * as Http from "node:http"
 import * as DurableQueue from "../src/DurableQueue.ts"
+import { isJobId, jobIdRule } from "../src/internal/durableOptions.ts"
 import type * as WorkerPool from "../src/WorkerPool.ts"
 import { DurableQueueError, InvalidQueueOptions, JobSchemaError, JobTimeout } from "../src/WorkerPoolError.ts"
 import * as WorkerPoolMetrics from "../src/WorkerPoolMetrics.ts"
@@ -714,9 +715,7 @@ const findQueue = (self: Resolved, name: string): Effect.Effect<DurableQueue.Dur
 }
 
 const checkId = (id: unknown): Effect.Effect<string, Refused> =>
-  typeof id === "string" && id.length > 0 && id.length <= 255
-    ? Effect.succeed(id)
-    : refuse(400, "a job id is a non-empty string of at most 255 characters")
+  isJobId(id) ? Effect.succeed(id) : refuse(400, `a job id is ${jobIdRule}`)
 
 const truncate = (text: string, length: number): string => text.length <= length ? text : `${text.slice(0, length)}...`
 

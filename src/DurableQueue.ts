@@ -26,7 +26,7 @@ import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import { DeadLetter, deadLetterCause } from "./internal/deadLetter.ts"
-import { decodeDuration } from "./internal/durableOptions.ts"
+import { decodeDuration, isJobId, jobIdRule } from "./internal/durableOptions.ts"
 import * as WorkerPool from "./WorkerPool.ts"
 import {
   DurableQueueError,
@@ -417,24 +417,9 @@ export const offer = <I, A, E>(
     }
   )
 
-/**
- * Why `id` cannot be a job's id, if it cannot: a job's id is a non-empty string of at most 255 characters, with no
- * lone surrogate (Redis and PostgreSQL keep text as UTF-8, where every lone surrogate becomes U+FFFD: two such ids
- * would be one job, and one job's outcome would answer for the other) and no NUL (PostgreSQL's text cannot hold it).
- * Every store takes the same ids, so that swapping a layer never changes which ids work.
- */
+/** The error for `id` when it cannot be a job's id (see `isJobId`). */
 const invalidId = (queue: DurableQueue<any, any, any>, id: unknown): InvalidQueueOptions | undefined =>
-  typeof id === "string" && id.length > 0 && id.length <= 255 && !loneSurrogate.test(id) && !id.includes("\u0000")
-    ? undefined
-    : new InvalidQueueOptions({
-      queue: queue.name,
-      option: "id",
-      value: id,
-      reason: "a non-empty string of at most 255 characters, without lone surrogates or NUL"
-    })
-
-/** A UTF-16 code unit of a surrogate pair without its other half (with the `u` flag, a pair is one code point). */
-const loneSurrogate = /\p{Cs}/u
+  isJobId(id) ? undefined : new InvalidQueueOptions({ queue: queue.name, option: "id", value: id, reason: jobIdRule })
 
 /**
  * A new job's id: a UUID v4 from the platform's `crypto.randomUUID`, which draws its randomness in blocks (Effect's

@@ -296,6 +296,12 @@ describe("WebDashboard", () => {
         const long = "x".repeat(256)
         yield* bad(yield* get(`/dashboard/api/queues/jobs/failed/${long}`), /at most 255 characters/)
         yield* bad(yield* post(`/dashboard/api/queues/jobs/failed/${long}/requeue`, { headers: authorized }), /255/)
+        // a NUL no store can keep: refused as bad input, not an error of the server
+        yield* bad(yield* get("/dashboard/api/queues/jobs/failed/nul%00id"), /without lone surrogates or NUL/)
+        yield* bad(
+          yield* post("/dashboard/api/queues/jobs/failed/nul%00id/requeue", { headers: authorized }),
+          /without lone surrogates or NUL/
+        )
         const requeueAll = "/dashboard/api/queues/jobs/requeue-all"
         yield* bad(yield* post(requeueAll, { headers: authorized, body: "{nope" }), /not JSON/)
         yield* bad(yield* post(requeueAll, { headers: authorized, body: `{"ids": 5}` }), /"ids"/)

@@ -21,6 +21,23 @@ export const decodeDuration = (input: unknown): Option.Option<Duration.Duration>
   return Option.some(millis === Infinity ? Duration.infinity : Duration.millis(millis))
 }
 
+/**
+ * Whether `id` can be a job's id: a non-empty string of at most 255 characters, with no lone surrogate (Redis and
+ * PostgreSQL keep text as UTF-8, where every lone surrogate becomes U+FFFD: two such ids would be one job, and one
+ * job's outcome would answer for the other) and no NUL (PostgreSQL's text cannot hold it). Every store takes the same
+ * ids, so that swapping a layer never changes which ids work.
+ *
+ * @internal
+ */
+export const isJobId = (id: unknown): id is string =>
+  typeof id === "string" && id.length > 0 && id.length <= 255 && !loneSurrogate.test(id) && !id.includes("\u0000")
+
+/** The text `isJobId` gives as the reason an id was refused. */
+export const jobIdRule = "a non-empty string of at most 255 characters, without lone surrogates or NUL"
+
+/** A UTF-16 code unit of a surrogate pair without its other half (with the `u` flag, a pair is one code point). */
+const loneSurrogate = /\p{Cs}/u
+
 /** @internal */
 export interface StoreTimings {
   readonly pollInterval?: Duration.Input | undefined
