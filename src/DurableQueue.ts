@@ -372,12 +372,9 @@ export const offer = <I, A, E>(
 ): Effect.Effect<string, JobSchemaError | InvalidQueueOptions | DurableQueueError, DurableQueueStore> =>
   Effect.suspend(
     (): Effect.Effect<string, JobSchemaError | InvalidQueueOptions | DurableQueueError, DurableQueueStore> => {
-      if (queue.invalid !== undefined) return Effect.fail(queue.invalid)
       const id = options?.id
-      if (id !== undefined) {
-        const invalid = invalidId(queue, id)
-        if (invalid !== undefined) return Effect.fail(invalid)
-      }
+      const invalid = queue.invalid ?? (id === undefined ? undefined : invalidId(queue, id))
+      if (invalid !== undefined) return Effect.fail(invalid)
       let delay: Duration.Duration | undefined
       if (options?.delay !== undefined) {
         const decoded = decodeDuration(options.delay)
@@ -683,8 +680,7 @@ export const result = <I, A, E>(
   options?: { readonly pollInterval?: Duration.Input | undefined }
 ): Effect.Effect<A, E | JobFailure | InvalidQueueOptions | DurableQueueError, DurableQueueStore> =>
   Effect.scoped(Effect.gen(function*() {
-    if (queue.invalid !== undefined) return yield* queue.invalid
-    const invalid = invalidId(queue, id)
+    const invalid = queue.invalid ?? invalidId(queue, id)
     if (invalid !== undefined) return yield* invalid
     if (queue.resultTimeToLive === undefined) {
       return yield* new InvalidQueueOptions({
@@ -778,8 +774,7 @@ export const requeue = <I, A, E>(
   id: string
 ): Effect.Effect<boolean, InvalidQueueOptions | DurableQueueError, DurableQueueStore> =>
   Effect.gen(function*() {
-    if (queue.invalid !== undefined) return yield* queue.invalid
-    const invalid = invalidId(queue, id)
+    const invalid = queue.invalid ?? invalidId(queue, id)
     if (invalid !== undefined) return yield* invalid
     const backend = yield* DurableQueueStore
     return yield* backend.requeue(queue.name, id)
@@ -836,8 +831,7 @@ export const remove = <I, A, E>(
   id: string
 ): Effect.Effect<boolean, InvalidQueueOptions | DurableQueueError, DurableQueueStore> =>
   Effect.scoped(Effect.gen(function*() {
-    if (queue.invalid !== undefined) return yield* queue.invalid
-    const invalid = invalidId(queue, id)
+    const invalid = queue.invalid ?? invalidId(queue, id)
     if (invalid !== undefined) return yield* invalid
     const backend = yield* DurableQueueStore
     const removed = yield* backend.remove(queue.name, id)

@@ -207,6 +207,31 @@ for (const [kind, label] of kinds) {
     )
 
     live(
+      "definitions of one queue with different input schemas each encode with their own, offers interleaved",
+      () =>
+        Effect.gen(function*() {
+          const name = uniqueName("schemas")
+          const define = <I>(input: Schema.Codec<I, any>) =>
+            DurableQueue.define({ name, input, success: Schema.Unknown, maxAttempts: 1, resultTimeToLive: "1 hour" })
+          const asNumber = define(Schema.Number)
+          const asString = define(Schema.NumberFromString)
+          const stored = define(Schema.Unknown)
+          for (let i = 0; i < 3; i++) {
+            yield* DurableQueue.offer(asNumber, i, { id: `number-${i}` })
+            yield* DurableQueue.offer(asString, i, { id: `string-${i}` })
+            const refused = typedFailure(yield* Effect.exit(DurableQueue.offer(asNumber, "x" as never)))
+            assert.instanceOf(refused, WorkerPoolError.JobSchemaError, `offer ${i} of a string as a number`)
+          }
+          // a consumer that reads the stored JSON as it is: each job was encoded by its own definition's schema
+          yield* DurableQueue.consume(stored, { handler: Effect.succeed })
+          for (let i = 0; i < 3; i++) {
+            assert.deepStrictEqual(yield* outcomeOf(stored, `number-${i}`), Exit.succeed(i))
+            assert.deepStrictEqual(yield* outcomeOf(stored, `string-${i}`), Exit.succeed(String(i)))
+          }
+        })
+    )
+
+    live(
       "closing a consumer that holds claimed jobs releases every one without spending an attempt",
       () =>
         Effect.gen(function*() {
