@@ -4,7 +4,9 @@
  * A case file runs one implementation once, in its own process: it parses `--name=value` arguments, warms up,
  * measures, and prints a single line `RESULT_TAG + JSON` on stdout. Anything else it prints is ignored.
  */
+import { constants, type PerformanceEntry, PerformanceObserver } from "node:perf_hooks"
 import { parseArgs } from "node:util"
+import * as v8 from "node:v8"
 
 /** The prefix of the one line a case prints for `run.ts`. */
 export const RESULT_TAG = "@@bench-result "
@@ -77,4 +79,50 @@ export const collectGarbage = (): void => {
   if (globalThis.gc === undefined) throw new Error("run this case with node --expose-gc")
   globalThis.gc()
   globalThis.gc()
+}
+
+/**
+ * What V8's garbage collector did from `start` to `stop`: its pauses of the main thread (every collection, young and
+ * old, as Node's `gc` performance entries report them) and the young generation's size at the end. A program that
+ * keeps many objects alive (handles, promises) makes the collector copy each of them and grows the young generation,
+ * whose allocations then reach past the CPU's caches; these figures show how much of a pass that took.
+ */
+export const gcWatch = (): { readonly start: () => void; readonly stop: () => Promise<Measurement> } => {
+  let from = Infinity
+  let until = Infinity
+  const entries: Array<PerformanceEntry> = []
+  const observer = new PerformanceObserver((list) => {
+    entries.push(...list.getEntries())
+  })
+  observer.observe({ entryTypes: ["gc"] })
+  return {
+    start: () => {
+      from = performance.now()
+    },
+    stop: async () => {
+      until = performance.now()
+      // Node reports a collection on a later turn of the event loop: let the last ones of the pass arrive
+      await new Promise((resolve) => setTimeout(resolve, 20))
+      entries.push(...observer.takeRecords())
+      observer.disconnect()
+      let millis = 0
+      let young = 0
+      let old = 0
+      for (const entry of entries) {
+        if (entry.startTime < from || entry.startTime >= until) continue
+        millis += entry.duration
+        // `detail.kind`: 1 a young-generation collection (scavenge), 2 and 4 an old-generation one
+        const kind = (entry as PerformanceEntry & { readonly detail?: { readonly kind?: number } }).detail?.kind
+        if (kind === constants.NODE_PERFORMANCE_GC_MINOR) young++
+        else old++
+      }
+      const newSpace = v8.getHeapSpaceStatistics().find((space) => space.space_name === "new_space")
+      return {
+        gcMillis: millis,
+        youngCollections: young,
+        oldCollections: old,
+        youngGenerationMB: newSpace === undefined ? 0 : newSpace.space_size / 2 ** 20
+      }
+    }
+  }
 }

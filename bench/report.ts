@@ -9,6 +9,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import type { Measurement } from "./harness.ts"
+import type { ImplementationName } from "./impls/contract.ts"
 import {
   baselineMarker,
   baselineOf,
@@ -341,6 +342,37 @@ export const renderReport = (
     lines.push(note)
   }
 
+  /**
+   * What V8's collector did in the measured pass of the cases that keep every result (handles, promises) against
+   * `execute`, which keeps none: its pauses, and the young generation it grew to.
+   */
+  const gcNote = (): void => {
+    const impls: ReadonlyArray<ImplementationName> = ["pool-execute", "pool-submit", "fastq-each", "p-queue-each"]
+    const parts: Array<string> = []
+    for (const c of [8, 64]) {
+      const cells = impls.flatMap((impl) => {
+        const summary = find(`throughput/${impl}/C=${c}`)?.summary
+        const gc = summary?.gcMillis?.median
+        const millis = summary?.millis?.median
+        const young = summary?.youngGenerationMB?.median
+        if (gc === undefined || millis === undefined || young === undefined) return []
+        return [
+          `${label[impl]} ${Math.round(gc)} ms of ${Math.round(millis)} ` +
+          `(${Math.round((100 * gc) / millis)}%), ${Math.round(young)} MB`
+        ]
+      })
+      if (cells.length > 0) parts.push(`C=${c}: ${cells.join("; ")}`)
+    }
+    if (parts.length === 0) return
+    lines.push("")
+    lines.push(
+      "V8's garbage collector in the measured pass (medians: its pauses of the main thread, of the pass's time, and " +
+        "the young generation's size at the end). A driver that keeps every result alive until the end makes the " +
+        "collector copy each of them and grow the young generation, whose allocations then reach past the CPU's " +
+        `caches; \`execute\` keeps none. ${parts.join(". ")}.`
+    )
+  }
+
   throughputSection(
     "throughput",
     "Throughput",
@@ -350,6 +382,7 @@ export const renderReport = (
       "so that `C` of them always wait for room (overflow `\"suspend\"`, the default). `submit` + `await`: one " +
       "producer submits every job (waiting for room when the queue is full), then awaits each handle."
   )
+  gcNote()
   throughputSection(
     "warm",
     "Throughput on a long-lived instance",

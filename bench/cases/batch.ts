@@ -19,7 +19,7 @@
  * - `--metrics=false`: the pool registers no metrics;
  * - `--traced=true`: the submitters run inside a span, so every job runs in a span of its own.
  */
-import { args, collectGarbage, main, numberArg, stringArg } from "../harness.ts"
+import { args, collectGarbage, gcWatch, main, numberArg, stringArg } from "../harness.ts"
 import { type JobKind, load } from "../impls/contract.ts"
 
 main(async () => {
@@ -43,15 +43,20 @@ main(async () => {
     traced: args.traced === "true"
   }
   const instance = args.instance ?? "fresh"
+  const gc = gcWatch()
+  const beforeMeasuring = () => {
+    collectGarbage()
+    gc.start()
+  }
   let millis: number
   if (instance === "fresh") {
     const warmup = numberArg("warmup", Math.min(jobs, 20_000))
     if (warmup > 0) await implementation.batch({ ...options, jobs: warmup }, 0, () => {})
-    millis = await implementation.batch({ ...options, jobs }, 0, collectGarbage)
+    millis = await implementation.batch({ ...options, jobs }, 0, beforeMeasuring)
   } else if (instance === "warm") {
-    millis = await implementation.batch({ ...options, jobs }, numberArg("warmup", jobs), collectGarbage)
+    millis = await implementation.batch({ ...options, jobs }, numberArg("warmup", jobs), beforeMeasuring)
   } else {
     throw new Error(`--instance must be fresh or warm, not ${JSON.stringify(instance)}`)
   }
-  return { millis, kjobsPerSecond: jobs / millis }
+  return { millis, kjobsPerSecond: jobs / millis, ...(await gc.stop()) }
 })
