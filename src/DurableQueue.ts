@@ -26,7 +26,7 @@ import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import { DeadLetter, deadLetterCause } from "./internal/deadLetter.ts"
-import { decodeDuration, isJobId, jobIdRule } from "./internal/durableOptions.ts"
+import { boundedDelays, decodeDuration, delayRule, isJobId, jobIdRule, maxDelay } from "./internal/durableOptions.ts"
 import * as WorkerPool from "./WorkerPool.ts"
 import {
   DurableQueueError,
@@ -360,7 +360,9 @@ export const define = <I, A, E = never>(options: {
  *
  * `id` de-duplicates: offering an id the queue already holds (waiting, running, completed and not yet cleaned up,
  * or failed) stores nothing and returns the id. To run a failed job again, `requeue` it. `delay` postpones its
- * first delivery (the PostgreSQL store rounds it up to whole seconds).
+ * first delivery (the PostgreSQL store rounds it up to whole seconds); a zero or negative one is none, and one that
+ * is not a finite duration of at most `Number.MAX_SAFE_INTEGER` milliseconds (about 285,000 years, the longest every
+ * store can keep) is refused with `InvalidQueueOptions`.
  *
  * @category operations
  * @since 0.1.0
@@ -378,14 +380,9 @@ export const offer = <I, A, E>(
       let delay: Duration.Duration | undefined
       if (options?.delay !== undefined) {
         const decoded = decodeDuration(options.delay)
-        if (Option.isNone(decoded) || !Duration.isFinite(decoded.value)) {
+        if (Option.isNone(decoded) || Duration.isGreaterThan(decoded.value, maxDelay)) {
           return Effect.fail(
-            new InvalidQueueOptions({
-              queue: queue.name,
-              option: "delay",
-              value: options.delay,
-              reason: "a finite duration"
-            })
+            new InvalidQueueOptions({ queue: queue.name, option: "delay", value: options.delay, reason: delayRule })
           )
         }
         if (Duration.isPositive(decoded.value)) delay = decoded.value
@@ -543,7 +540,7 @@ export const consume = <I, A, E, R>(
           name: queue.name,
           schema: Schema.Unknown,
           maxAttempts: queue.maxAttempts,
-          retrySchedule: queue.retrySchedule
+          retrySchedule: boundedDelays(queue.retrySchedule)
         })
       ),
       Effect.provideService(PersistedQueue.PersistedQueueStore, inner)

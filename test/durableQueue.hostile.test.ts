@@ -573,12 +573,64 @@ for (const [kind, label] of kinds) {
             const counts = yield* DurableQueue.counts(queue)
             assert.strictEqual(counts.delayed, 2)
           }
-          for (const delay of [Infinity, Duration.infinity, "soon", "-1 lightyears", NaN, {}]) {
+          for (
+            const delay of [
+              Infinity,
+              Duration.infinity,
+              "soon",
+              "-1 lightyears",
+              NaN,
+              {},
+              // longer than every store keeps (PostgreSQL's timestamps end in the year 294276)
+              Duration.millis(Number.MAX_SAFE_INTEGER + 2 ** 11),
+              Duration.millis(1e16),
+              Duration.millis(1e20),
+              Duration.weeks(1e12)
+            ]
+          ) {
             invalidOption(
               yield* Effect.exit(DurableQueue.offer(queue, 9, { delay: delay as never })),
               "delay",
               `delay ${String(delay)}`
             )
+          }
+        })
+    )
+
+    live(
+      "a retry schedule whose delays are longer than every store keeps, or infinite, holds the job back on every store",
+      () =>
+        Effect.gen(function*() {
+          for (const delay of [Duration.millis(1e20), Duration.infinity]) {
+            const queue = DurableQueue.define({
+              name: uniqueName("retry-far"),
+              input: Schema.Number,
+              success: Schema.Number,
+              error: Refused,
+              maxAttempts: 3,
+              retrySchedule: Schedule.spaced(delay),
+              resultTimeToLive: "1 hour"
+            })
+            let runs = 0
+            yield* DurableQueue.consume(queue, {
+              handler: () =>
+                Effect.suspend(() => {
+                  runs++
+                  return Effect.fail(new Refused({ code: 7 }))
+                })
+            })
+            yield* DurableQueue.offer(queue, 1)
+            // the failed attempt is stored as a retry, far off: the job is delayed, not left running or failed
+            if (kind === "memory") {
+              yield* eventually(Effect.sync(() => runs), (n) => n === 1)
+            } else {
+              yield* eventually(
+                DurableQueue.counts(queue),
+                (counts) => counts.delayed === 1 && counts.running === 0 && counts.waiting === 0
+              )
+            }
+            assert.strictEqual(runs, 1, `retry delay ${Duration.format(delay)}`)
+            assert.deepStrictEqual(yield* DurableQueue.failed(queue), [])
           }
         })
     )

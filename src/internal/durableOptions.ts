@@ -6,6 +6,7 @@
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import * as Schedule from "effect/Schedule"
 import { InvalidQueueOptions } from "../WorkerPoolError.ts"
 import { durationMillis } from "./options.ts"
 
@@ -20,6 +21,27 @@ export const decodeDuration = (input: unknown): Option.Option<Duration.Duration>
   if (millis === undefined || millis === -Infinity) return Option.none()
   return Option.some(millis === Infinity ? Duration.infinity : Duration.millis(millis))
 }
+
+/**
+ * The longest delay a job can wait, before its first attempt or between attempts: `Number.MAX_SAFE_INTEGER`
+ * milliseconds, about 285,000 years. Every store keeps such a due time (PostgreSQL's timestamps end in the year
+ * 294276, a little later), so that a delay means the same on every store: an offer asks for at most this much, and a
+ * retry schedule's longer delays (or infinite ones) wait this long.
+ *
+ * @internal
+ */
+export const maxDelay: Duration.Duration = Duration.millis(Number.MAX_SAFE_INTEGER)
+
+/** The text given as the reason a longer delay was refused. */
+export const delayRule = "a finite duration of at most Number.MAX_SAFE_INTEGER milliseconds (about 285,000 years)"
+
+/**
+ * A queue's retry schedule with every delay capped at `maxDelay`.
+ *
+ * @internal
+ */
+export const boundedDelays = <Input>(schedule: Schedule.Schedule<any, Input>): Schedule.Schedule<any, Input> =>
+  Schedule.modifyDelay(schedule, ({ duration }) => Effect.succeed(Duration.min(duration, maxDelay)))
 
 /**
  * Whether `id` can be a job's id: a non-empty string of at most 255 characters, with no lone surrogate (Redis and
