@@ -10,12 +10,13 @@
  *
  * @since 0.1.0
  */
-import type * as Cause from "effect/Cause"
+import * as Cause from "effect/Cause"
 import * as Config from "effect/Config"
 import type * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
 import * as Inspectable from "effect/Inspectable"
 import * as Layer from "effect/Layer"
 import type * as Option from "effect/Option"
@@ -736,11 +737,12 @@ const provideCaller = <A, E, R>(effect: Effect.Effect<A, E, R>, context: Context
   Effect.isEffect(effect) ? Effect.provideContext(effect, context) : effect as Effect.Effect<A, E>
 
 /**
- * Runs one job per input and collects the results in order. Each input has a fiber of its own (as in
- * `Effect.forEach`) that submits its job, so the jobs queue in input order, and joins it (interrupting a joiner does
- * not cancel its job). The group is cancelled in one sweep, the jobs that have not started first, so that none of
- * them starts on a worker the running ones free: by the first failure's own fiber (with `failFast`), or once the
- * group has ended otherwise (an interruption, a submission turned away).
+ * Runs one job per input and collects the results in order. One child fiber submits the jobs in input order (waiting
+ * for room as `submit` does) and each job's outcome is written into the group's results as the job settles, inline,
+ * with no fiber or handle per job. The caller waits for the group to end: every job settled, the first failure (with
+ * `failFast`), a submission turned away, or its own interruption. The submitter is then stopped, and the group is
+ * cancelled in one sweep, the jobs that have not started first, so that none of them starts on a worker the running
+ * ones free.
  */
 const executeAll = <I, A, E>(
   self: engine.PoolState<I, A, E>,
@@ -751,39 +753,82 @@ const executeAll = <I, A, E>(
     const group = resolveGroupOptions(options)
     if (group instanceof InvalidJobOptions) return Effect.fail(group)
     const { failFast, jobOptions } = group
-    const jobs: Array<engine.Job<I, A, E>> = []
-    let cancelled = false
-    /** with `failFast`, the failure that cancelled the group */
+    const items = Array.from(inputs)
+    const count = items.length
+    const values: Array<A> = new Array(count)
+    /** the group's jobs that have not settled, by input (a settled job's record is let go of at once) */
+    const unsettled: Array<engine.Job<I, A, E> | undefined> = new Array(count)
+    let submitted = 0
+    let settled = 0
+    /** the group's failure: with `failFast` the first to happen, without it the first in input order */
     let failure: Cause.Cause<E | JobError> | undefined
-    const cancelGroup = Effect.suspend(() => {
-      cancelled = true
-      return engine.cancelAll(self, jobs)
-    })
-    const one = (input: I): Effect.Effect<Exit.Exit<A, E | JobError>, SubmitError> =>
-      Effect.flatMap(restore(engine.submit(self, input, jobOptions, false)), (job) => {
-        jobs.push(job)
-        if (cancelled) return Effect.andThen(engine.cancelAll(self, [job]), Effect.interrupt)
-        return Effect.exit(restore(engine.join(job))).pipe(
-          Effect.tap((exit) => {
-            if (!failFast || Exit.isSuccess(exit) || cancelled) return Effect.void
-            failure = exit.cause
-            return cancelGroup
-          })
-        )
-      })
-    return Effect.flatMap(
-      Effect.exit(restore(Effect.forEach(inputs, one, { concurrency: "unbounded" }))),
-      (all): Effect.Effect<Array<A>, E | JobError | SubmitError> => {
-        if (failure !== undefined) return Effect.failCause(failure)
-        if (Exit.isFailure(all)) return Effect.andThen(cancelGroup, Effect.failCause(all.cause))
-        const values: Array<A> = []
-        for (const exit of all.value) {
-          if (Exit.isFailure(exit)) return Effect.failCause(exit.cause)
-          values.push(exit.value)
-        }
-        return Effect.succeed(values)
+    let failedAt = count
+    /** why the submitter stopped early: a submission turned away, or its interruption */
+    let turnedAway: Cause.Cause<SubmitError> | undefined
+    let stopped = false
+    /** resumes the caller waiting for the group to end */
+    let wake: ((exit: Exit.Exit<void>) => void) | undefined
+    const ended = (): boolean =>
+      (failFast && failure !== undefined) || turnedAway !== undefined || (submitted === count && settled === count)
+    const notify = (): void => {
+      if (wake !== undefined && ended()) {
+        const resume = wake
+        wake = undefined
+        resume(Exit.void)
       }
+    }
+    const settle = (index: number, exit: Exit.Exit<A, E | JobError>): void => {
+      unsettled[index] = undefined
+      settled++
+      if (Exit.isSuccess(exit)) values[index] = exit.value
+      else if (failFast ? failure === undefined : index < failedAt) {
+        failure = exit.cause
+        failedAt = index
+      }
+      notify()
+    }
+    const submitAll = Effect.whileLoop({
+      while: () => submitted < count && !stopped && !(failFast && failure !== undefined),
+      body: () => restore(engine.submit(self, items[submitted], jobOptions, false)),
+      step: (job) => {
+        const index = submitted++
+        if (job.exit !== undefined) return settle(index, job.exit)
+        unsettled[index] = job
+        job.onSettled = (exit) => settle(index, exit)
+      }
+    }).pipe(
+      Effect.catchCause((cause) =>
+        Effect.sync(() => {
+          turnedAway = cause
+          notify()
+        })
+      )
     )
+    const awaitEnd = Effect.callback<void>((resume) => {
+      if (ended()) return resume(Exit.void)
+      wake = resume
+      return Effect.sync(() => {
+        wake = undefined
+      })
+    })
+    const cancelGroup = Effect.suspend(() =>
+      engine.cancelAll(self, unsettled.filter((job): job is engine.Job<I, A, E> => job !== undefined))
+    )
+    return Effect.flatMap(Effect.forkChild(submitAll), (submitter) =>
+      Effect.flatMap(Effect.exit(restore(awaitEnd)), (exit): Effect.Effect<Array<A>, E | JobError | SubmitError> => {
+        stopped = true
+        const stop = Fiber.interrupt(submitter)
+        if (Exit.isFailure(exit)) {
+          return stop.pipe(Effect.andThen(cancelGroup), Effect.andThen(Effect.failCause(exit.cause)))
+        }
+        if (failFast && failure !== undefined) {
+          return stop.pipe(Effect.andThen(cancelGroup), Effect.andThen(Effect.failCause(failure)))
+        }
+        if (turnedAway !== undefined && !Cause.hasInterruptsOnly(turnedAway)) {
+          return stop.pipe(Effect.andThen(cancelGroup), Effect.andThen(Effect.failCause(turnedAway)))
+        }
+        return Effect.andThen(stop, failure === undefined ? Effect.succeed(values) : Effect.failCause(failure))
+      }))
   })
 
 const executeStream = <X, A, E, E2, R, R2>(
