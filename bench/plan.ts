@@ -218,6 +218,7 @@ const batchImplementations: ReadonlyArray<ImplementationName> = [
 const throughputImplementations: ReadonlyArray<ImplementationName> = [
   ...batchImplementations,
   "pool-execute-backpressure",
+  "pool-execute-all",
   "fastq-each",
   "p-queue-each",
   "effect-forEach-no-pretenuring"
@@ -279,6 +280,7 @@ export const label: Readonly<Record<ImplementationName, string>> = {
   "pool-execute": "**WorkerPool `execute`**",
   "pool-execute-backpressure": "**WorkerPool `execute`, queue full**",
   "pool-submit": "**WorkerPool `submit` + `await`**",
+  "pool-execute-all": "**WorkerPool `executeAll`** (one call, every input)",
   "thread-pool": "**ThreadPool** (`NodeThreadPool`)",
   piscina: "piscina",
   tinypool: "tinypool",

@@ -347,7 +347,13 @@ export const renderReport = (
    * `execute`, which keeps none: its pauses, and the young generation it grew to.
    */
   const gcNote = (): void => {
-    const impls: ReadonlyArray<ImplementationName> = ["pool-execute", "pool-submit", "fastq-each", "p-queue-each"]
+    const impls: ReadonlyArray<ImplementationName> = [
+      "pool-execute",
+      "pool-submit",
+      "pool-execute-all",
+      "fastq-each",
+      "p-queue-each"
+    ]
     const parts: Array<string> = []
     for (const c of [8, 64]) {
       const cells = impls.flatMap((impl) => {
@@ -380,7 +386,8 @@ export const renderReport = (
     "The pool's `execute` is driven by `C + min(C, 512)` submitter fibers, each looping `execute`: every worker " +
       "busy and jobs queued, the queue (default capacity 1024) never full. \"Queue full\": `2C + 1024` submitters, " +
       "so that `C` of them always wait for room (overflow `\"suspend\"`, the default). `submit` + `await`: one " +
-      "producer submits every job (waiting for room when the queue is full), then awaits each handle."
+      "producer submits every job (waiting for room when the queue is full), then awaits each handle. `executeAll`: " +
+      "one call with every input, which submits them in order the same way and returns the results in input order."
   )
   gcNote()
   throughputSection(

@@ -126,6 +126,7 @@ export const implementations = {
   "pool-execute": "effect",
   "pool-execute-backpressure": "effect",
   "pool-submit": "effect",
+  "pool-execute-all": "effect",
   "thread-pool": "threads",
   piscina: "threads",
   tinypool: "threads",

@@ -10,6 +10,7 @@
  *   pool, minus the cost of forking a fiber per request, which belongs to the caller, not to the pool.
  * - `pool-execute-backpressure`: the same with `2 x concurrency + capacity` submitters, so that the queue is always
  *   full and `concurrency` submitters always wait for room: the cost of the default overflow, `"suspend"`.
+ * - `pool-execute-all`: the same shape in one call, `executeAll` of every input.
  * - `pool-submit`: the shape of the promise peers' "add everything, then wait" usage. One producer fiber
  *   `submit`s every job (waiting for room when the queue is full: the default capacity 1024 and overflow
  *   `"suspend"`), then awaits every handle in order.
@@ -241,6 +242,20 @@ export const poolSubmit: Implementation = {
         }))
     }
   }
+}
+
+/** The seeds' shape in one call: `executeAll` of every input, which returns the results in input order. */
+export const poolExecuteAll: Implementation = {
+  batch: (options, warmup, between) =>
+    Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+      const pool = yield* makePool(options)
+      const pass = (count: number) =>
+        Effect.suspend(() => {
+          const inputs: Array<void> = new Array(count).fill(undefined)
+          return timed(pool.executeAll(inputs))
+        })
+      return yield* twoPasses(pass, options.jobs, warmup, between)
+    })))
 }
 
 // -----------------------------------------------------------------------------
