@@ -370,11 +370,15 @@ describe("examples", () => {
           emails.consumers.map((consumer: any) => [consumer.name, consumer.concurrency, consumer.host, consumer.pid]),
           [["emails", 3, os.hostname(), running.child.pid]]
         )
-        const failed = yield* api("queues/emails/failed")
-        const [first] = failed.json.jobs
+        // a job can also fail by bad luck (the server is busy one attempt in five, three times in a row): take the
+        // bounced one
+        const failed = yield* until(
+          api("queues/emails/failed"),
+          (reply) => reply.json.jobs.some((job: any) => job.error.includes("mailbox does not exist (550)"))
+        )
+        const first = failed.json.jobs.find((job: any) => job.error.includes("mailbox does not exist (550)"))
         assert.match(first.id, /^email-\d+$/)
         assert.strictEqual(first.attempts, 3)
-        assert.include(first.error, "mailbox does not exist (550)")
         assert.isAbove(Date.parse(first.failedAt), 0)
 
         // an action needs the token the example printed
