@@ -738,11 +738,12 @@ const provideCaller = <A, E, R>(effect: Effect.Effect<A, E, R>, context: Context
 
 /**
  * Runs one job per input and collects the results in order. One child fiber submits the jobs in input order (waiting
- * for room as `submit` does) and each job's outcome is written into the group's results as the job settles, inline,
- * with no fiber or handle per job. The caller waits for the group to end: every job settled, the first failure (with
- * `failFast`), a submission turned away, or its own interruption. The submitter is then stopped, and the group is
- * cancelled in one sweep, the jobs that have not started first, so that none of them starts on a worker the running
- * ones free.
+ * for room as `submit` does); the group hears of each job as it is accepted, inline, and writes each result into place
+ * as its job settles, with no fiber or handle per job. The caller waits for the group to end: every job settled, or
+ * the first failure with `failFast` (a submission turned away counts as its input's failure). The submitter is then
+ * stopped, and the jobs still in the pool are cancelled in one sweep, the ones that have not started first, so that
+ * none of them starts on a worker the running ones free; in a pool that is shutting down (not draining) they are left
+ * to the shutdown, which returns the queued ones' inputs, and waited for.
  */
 const executeAll = <I, A, E>(
   self: engine.PoolState<I, A, E>,
@@ -758,18 +759,19 @@ const executeAll = <I, A, E>(
     const values: Array<A> = new Array(count)
     /** the group's jobs that have not settled, by input (a settled job's record is let go of at once) */
     const unsettled: Array<engine.Job<I, A, E> | undefined> = new Array(count)
-    let submitted = 0
+    /** the next input to submit, and how many jobs were accepted and have settled */
+    let next = 0
+    let accepted = 0
     let settled = 0
-    /** the group's failure: with `failFast` the first to happen, without it the first in input order */
-    let failure: Cause.Cause<E | JobError> | undefined
-    let failedAt = count
-    /** why the submitter stopped early: a submission turned away, or its interruption */
-    let turnedAway: Cause.Cause<SubmitError> | undefined
+    /** whether the submitter still runs */
+    let submitting = true
     let stopped = false
+    /** the group's failure: with `failFast` the first to happen, without it the first in input order */
+    let failure: Cause.Cause<E | JobError | SubmitError> | undefined
+    let failedAt = count
     /** resumes the caller waiting for the group to end */
     let wake: ((exit: Exit.Exit<void>) => void) | undefined
-    const ended = (): boolean =>
-      (failFast && failure !== undefined) || turnedAway !== undefined || (submitted === count && settled === count)
+    const ended = (): boolean => (failFast && failure !== undefined) || (!submitting && settled === accepted)
     const notify = (): void => {
       if (wake !== undefined && ended()) {
         const resume = wake
@@ -777,32 +779,39 @@ const executeAll = <I, A, E>(
         resume(Exit.void)
       }
     }
-    const settle = (index: number, exit: Exit.Exit<A, E | JobError>): void => {
+    const fail = (index: number, cause: Cause.Cause<E | JobError | SubmitError>): void => {
+      if (failFast ? failure === undefined : index < failedAt) {
+        failure = cause
+        failedAt = index
+      }
+    }
+    const settleAt = (index: number) => (exit: Exit.Exit<A, E | JobError>): void => {
       unsettled[index] = undefined
       settled++
       if (Exit.isSuccess(exit)) values[index] = exit.value
-      else if (failFast ? failure === undefined : index < failedAt) {
-        failure = exit.cause
-        failedAt = index
-      }
+      else fail(index, exit.cause)
       notify()
     }
     const submitAll = Effect.whileLoop({
-      while: () => submitted < count && !stopped && !(failFast && failure !== undefined),
-      body: () => restore(engine.submit(self, items[submitted], jobOptions, false)),
-      step: (job) => {
-        const index = submitted++
-        if (job.exit !== undefined) return settle(index, job.exit)
-        unsettled[index] = job
-        job.onSettled = (exit) => settle(index, exit)
-      }
+      while: () => next < count && !stopped && !(failFast && failure !== undefined),
+      body: () => {
+        const index = next++
+        return engine.submitInGroup(self, items[index], jobOptions, settleAt(index), (job) => {
+          accepted++
+          if (job.exit === undefined) unsettled[index] = job
+        })
+      },
+      step: () => {}
     }).pipe(
       Effect.catchCause((cause) =>
         Effect.sync(() => {
-          turnedAway = cause
-          notify()
+          if (!Cause.hasInterruptsOnly(cause)) fail(next - 1, cause)
         })
-      )
+      ),
+      Effect.ensuring(Effect.sync(() => {
+        submitting = false
+        notify()
+      }))
     )
     const awaitEnd = Effect.callback<void>((resume) => {
       if (ended()) return resume(Exit.void)
@@ -811,23 +820,25 @@ const executeAll = <I, A, E>(
         wake = undefined
       })
     })
-    const cancelGroup = Effect.suspend(() =>
-      engine.cancelAll(self, unsettled.filter((job): job is engine.Job<I, A, E> => job !== undefined))
-    )
+    // In a pool that is shutting down, the shutdown settles the group's jobs itself and returns the queued ones'
+    // inputs: the group leaves them to it and waits. Otherwise (the pool open or draining) it cancels them.
+    const endRest = Effect.suspend(() => {
+      const rest = unsettled.filter((job): job is engine.Job<I, A, E> => job !== undefined)
+      return engine.isStopping(self)
+        ? Effect.forEach(rest, engine.awaitSettled, { discard: true })
+        : engine.cancelAll(self, rest)
+    })
     return Effect.flatMap(Effect.forkChild(submitAll), (submitter) =>
       Effect.flatMap(Effect.exit(restore(awaitEnd)), (exit): Effect.Effect<Array<A>, E | JobError | SubmitError> => {
         stopped = true
         const stop = Fiber.interrupt(submitter)
         if (Exit.isFailure(exit)) {
-          return stop.pipe(Effect.andThen(cancelGroup), Effect.andThen(Effect.failCause(exit.cause)))
+          return stop.pipe(Effect.andThen(endRest), Effect.andThen(Effect.failCause(exit.cause)))
         }
-        if (failFast && failure !== undefined) {
-          return stop.pipe(Effect.andThen(cancelGroup), Effect.andThen(Effect.failCause(failure)))
+        if (failure === undefined) {
+          return Effect.as(stop, values)
         }
-        if (turnedAway !== undefined && !Cause.hasInterruptsOnly(turnedAway)) {
-          return stop.pipe(Effect.andThen(cancelGroup), Effect.andThen(Effect.failCause(turnedAway)))
-        }
-        return Effect.andThen(stop, failure === undefined ? Effect.succeed(values) : Effect.failCause(failure))
+        return stop.pipe(Effect.andThen(endRest), Effect.andThen(Effect.failCause(failure)))
       }))
   })
 

@@ -30,8 +30,11 @@ const stopIntake = (self: PoolState<any, any, any>): void => {
  * started, in submission order (those between attempts among them).
  */
 const abort = <I>(self: PoolState<I, any, any>, by: number): Array<I> => {
-  stopIntake(self)
-  if (self.lifecycle._tag === "Draining") self.lifecycle = stopping
+  // Stopping before the waiting submitters are turned away: a fiber that hears of it inline (a group of
+  // `executeAll`) sees a pool that settles every job itself, not one that only drains.
+  const wasOpen = self.lifecycle._tag === "Open"
+  if (wasOpen || self.lifecycle._tag === "Draining") self.lifecycle = stopping
+  if (wasOpen) rejectWaiters(self)
   const unstarted: Array<I> = []
   for (const job of takeAllQueued(self)) {
     unstarted.push(job.input)

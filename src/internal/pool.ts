@@ -51,6 +51,8 @@ export { Handle, JobHandleTypeId } from "./handle.ts"
 export type { Job, PoolError } from "./job.ts"
 export { awaitIdle, drain, pause, resize, resume, shutdown } from "./lifecycle.ts"
 export type { PoolState } from "./state.ts"
+export { isStopping } from "./state.ts"
+export { awaitSettled } from "./submit.ts"
 
 /**
  * What a pool built in its scope tells about its worker slots: a thread pool keeps one thread per slot, started
@@ -177,6 +179,52 @@ export const submitHandle = <I, A, E>(
     const result = offer(self, input, options, tryOnly, undefined)
     if (result === undefined) return Effect.map(waitForRoom(self, input, options), (job) => new Handle(self, job))
     return result instanceof Job ? Exit.succeed(new Handle(self, result as Job<I, A, E>)) : Exit.fail(result)
+  })
+
+/**
+ * Submits one job of a group (`executeAll`), waiting for room as `submit` does. The group hears of the job as it is
+ * accepted, inline, through `onAccepted`, and of its outcome through `onSettled`: a job is never accepted without its
+ * group knowing, whatever happens to the submitting fiber after (an interruption, a scheduler's yield).
+ */
+export const submitInGroup = <I, A, E>(
+  self: PoolState<I, A, E>,
+  input: I,
+  options: JobOptions<any> | undefined,
+  onSettled: (exit: Exit.Exit<A, E | PoolError>) => void,
+  onAccepted: (job: Job<I, A, E>) => void
+): Effect.Effect<void, SubmitError> =>
+  Effect.suspend(() => {
+    const result = offer(self, input, options, false, onSettled)
+    if (result instanceof Job) {
+      onAccepted(result)
+      return Exit.void
+    }
+    if (result !== undefined) return Exit.fail(result)
+    return Effect.callback<void, SubmitError>((resume) => {
+      const waiter = new Waiter(
+        self,
+        input,
+        options,
+        false,
+        (exit: Exit.Exit<Job<I, A, E>, SubmitError>) => {
+          if (Exit.isFailure(exit)) return resume(exit)
+          // admitted: the job may already have run inline as it was placed, before it had anyone to tell
+          const job = exit.value
+          if (job.exit === undefined) {
+            job.onSettled = onSettled
+            onAccepted(job)
+          } else {
+            onAccepted(job)
+            onSettled(job.exit)
+          }
+          resume(Exit.void)
+        },
+        cancelSubmitWaiter,
+        submitterSpan(self)
+      )
+      self.waiters.push(waiter)
+      return waiter
+    })
   })
 
 /** A `submit` caller waits for room in the queue, and resumes with its job once admitted. */

@@ -155,6 +155,10 @@ export const elapsed = (from: number, to: number): number => (to - from) | 0
 /** Whether the pool takes new jobs. */
 export const isOpen = (self: PoolState<any, any, any>): boolean => self.lifecycle._tag === "Open"
 
+/** Whether the pool is shutting down (`shutdown`, or its scope closing): it settles every job it holds itself. */
+export const isStopping = (self: PoolState<any, any, any>): boolean =>
+  self.lifecycle._tag === "Stopping" || self.lifecycle._tag === "Closed"
+
 /** Whether queued jobs may start now. */
 export const mayStart = (self: PoolState<any, any, any>): boolean => {
   const lifecycle = self.lifecycle
