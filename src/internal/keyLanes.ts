@@ -7,12 +7,16 @@
  * Lanes of keys with no job left are kept for reuse (most keys hold one job at a time), so opening a lane usually
  * allocates nothing.
  */
-import * as MutableList from "effect/MutableList"
+import { Fifo } from "./fifo.ts"
 
-interface Lane<J> {
+/** A key's lane. A class, not an object literal, so that V8 never pretenures lanes (see `Fifo`). */
+class Lane<J> {
   holder: J | undefined
-  readonly waiting: MutableList.MutableList<J>
-  tombstones: number
+  readonly waiting = new Fifo<J>()
+  tombstones = 0
+  constructor(holder: J) {
+    this.holder = holder
+  }
 }
 
 /** How many free lanes are kept for reuse. */
@@ -39,7 +43,7 @@ export class KeyLanes<J> {
     if (lane === undefined) {
       const free = this.free.pop()
       if (free === undefined) {
-        this.lanes.set(key, { holder: job, waiting: MutableList.make(), tombstones: 0 })
+        this.lanes.set(key, new Lane(job))
       } else {
         free.holder = job
         this.lanes.set(key, free)
@@ -47,7 +51,7 @@ export class KeyLanes<J> {
       return true
     }
     if (lane.holder === job) return true
-    MutableList.append(lane.waiting, job)
+    lane.waiting.push(job)
     return false
   }
 
@@ -59,7 +63,7 @@ export class KeyLanes<J> {
     const lane = this.lanes.get(key)
     if (lane === undefined || lane.holder !== job) return undefined
     while (lane.waiting.length > 0) {
-      const next = MutableList.take(lane.waiting) as J
+      const next = lane.waiting.shift()!
       if (!this.isWaiting(next)) {
         lane.tombstones--
         continue
@@ -81,7 +85,7 @@ export class KeyLanes<J> {
     const lane = this.lanes.get(key)
     if (lane === undefined) return
     if (++lane.tombstones > minTombstones && lane.tombstones * 2 > lane.waiting.length) {
-      MutableList.filter(lane.waiting, (j) => j !== job && this.isWaiting(j))
+      lane.waiting.filter((j) => j !== job && this.isWaiting(j))
       lane.tombstones = 0
     }
   }
@@ -89,11 +93,10 @@ export class KeyLanes<J> {
   /** Every job waiting in a line, line by line, each line in submission order. */
   *waitingJobs(): Iterable<J> {
     for (const lane of this.lanes.values()) {
-      for (let bucket = lane.waiting.head; bucket !== undefined; bucket = bucket.next) {
-        for (let i = bucket.offset; i < bucket.array.length; i++) {
-          const job = bucket.array[i]
-          if (job !== undefined && this.isWaiting(job)) yield job
-        }
+      const waiting = lane.waiting
+      for (let i = 0; i < waiting.length; i++) {
+        const job = waiting.at(i)
+        if (this.isWaiting(job)) yield job
       }
     }
   }
@@ -102,7 +105,8 @@ export class KeyLanes<J> {
   takeAllWaiting(): Array<J> {
     const all: Array<J> = []
     for (const lane of this.lanes.values()) {
-      for (const job of MutableList.takeAll(lane.waiting)) if (this.isWaiting(job)) all.push(job)
+      const waiting = lane.waiting
+      for (let job = waiting.shift(); job !== undefined; job = waiting.shift()) if (this.isWaiting(job)) all.push(job)
       lane.tombstones = 0
     }
     return all

@@ -6,7 +6,7 @@
  * next job is the better of the two heads. A job taken out of the FIFO before its turn (cancelled, dropped) stays
  * there as a tombstone until it reaches the head, or until tombstones outnumber the live jobs.
  */
-import * as MutableList from "effect/MutableList"
+import { Fifo } from "./fifo.ts"
 import { type Ranked, RankHeap } from "./heap.ts"
 
 /** What the ready queue holds. */
@@ -19,7 +19,7 @@ export interface Entry extends Ranked {
 const minTombstones = 1024
 
 export class ReadyQueue<J extends Entry> {
-  private readonly fifo = MutableList.make<J>()
+  private readonly fifo = new Fifo<J>()
   private readonly heap = new RankHeap<J>()
   private tombstones = 0
   /** ready entries */
@@ -33,7 +33,7 @@ export class ReadyQueue<J extends Entry> {
     this.size++
     if (inOrder && entry.priority === 0) {
       entry.inFifo = true
-      MutableList.append(this.fifo, entry)
+      this.fifo.push(entry)
     } else this.heap.push(entry)
   }
 
@@ -43,9 +43,9 @@ export class ReadyQueue<J extends Entry> {
     const fifo = this.fifo
     let head: J | undefined
     while (fifo.length > 0) {
-      head = fifo.head!.array[fifo.head!.offset]
+      head = fifo.peek()!
       if (head.inFifo) break
-      MutableList.take(fifo)
+      fifo.shift()
       this.tombstones--
       head = undefined
     }
@@ -55,7 +55,7 @@ export class ReadyQueue<J extends Entry> {
       this.heap.remove(top)
       return top
     }
-    MutableList.take(fifo)
+    fifo.shift()
     head!.inFifo = false
     return head
   }
@@ -67,7 +67,7 @@ export class ReadyQueue<J extends Entry> {
     } else if (entry.inFifo) {
       entry.inFifo = false
       if (++this.tombstones > minTombstones && this.tombstones > this.size) {
-        MutableList.filter(this.fifo, (e) => e.inFifo)
+        this.fifo.filter((e) => e.inFifo)
         this.tombstones = 0
       }
     } else return
@@ -76,11 +76,10 @@ export class ReadyQueue<J extends Entry> {
 
   /** The first live entry of the FIFO part: the oldest of the ready entries of priority 0 that joined in order. */
   firstInOrder(): J | undefined {
-    for (let bucket = this.fifo.head; bucket !== undefined; bucket = bucket.next) {
-      for (let i = bucket.offset; i < bucket.array.length; i++) {
-        const entry = bucket.array[i]
-        if (entry !== undefined && entry.inFifo) return entry
-      }
+    const fifo = this.fifo
+    for (let i = 0; i < fifo.length; i++) {
+      const entry = fifo.at(i)
+      if (entry.inFifo) return entry
     }
     return undefined
   }

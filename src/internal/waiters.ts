@@ -7,9 +7,9 @@
 import type * as Effect from "effect/Effect"
 import * as Effectable from "effect/Effectable"
 import type * as Exit from "effect/Exit"
-import * as MutableList from "effect/MutableList"
 import type * as Tracer from "effect/Tracer"
 import type { JobOptions } from "../WorkerPool.ts"
+import { Fifo } from "./fifo.ts"
 import type { PoolState } from "./state.ts"
 
 /**
@@ -58,7 +58,7 @@ export class Waiter<I> extends Effectable.Class<void> {
 const minTombstones = 1024
 
 export class WaitList<I> {
-  private readonly list = MutableList.make<Waiter<I>>()
+  private readonly list = new Fifo<Waiter<I>>()
   /** the first live waiter once `peek` has looked at it: off the list, still waiting */
   private first: Waiter<I> | undefined = undefined
   private tombstones = 0
@@ -67,7 +67,7 @@ export class WaitList<I> {
 
   push(waiter: Waiter<I>): void {
     this.size++
-    MutableList.append(this.list, waiter)
+    this.list.push(waiter)
   }
 
   /** The waiter that arrived first, left in place. */
@@ -79,7 +79,7 @@ export class WaitList<I> {
       this.tombstones--
     }
     while (this.list.length > 0) {
-      const waiter = MutableList.take(this.list) as Waiter<I>
+      const waiter = this.list.shift()!
       if (waiter.gaveUp) {
         this.tombstones--
         continue
@@ -106,7 +106,7 @@ export class WaitList<I> {
     waiter.gaveUp = true
     this.size--
     if (++this.tombstones > minTombstones && this.tombstones > this.size) {
-      MutableList.filter(this.list, (w) => !w.gaveUp)
+      this.list.filter((w) => !w.gaveUp)
       this.tombstones = 0
     }
     return true

@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import type * as MutableList from "effect/MutableList"
+import type { Fifo } from "../../src/internal/fifo.ts"
 import { KeyLanes } from "../../src/internal/keyLanes.ts"
 import { random, seedOr } from "./random.ts"
 
@@ -39,7 +39,7 @@ const leave = (lanes: KeyLanes<J>, j: J): void => {
 /** Private state, read to see that a compaction or a reuse happened. */
 const internals = (lanes: KeyLanes<J>) =>
   lanes as unknown as {
-    readonly lanes: Map<string, { readonly waiting: MutableList.MutableList<J> }>
+    readonly lanes: Map<string, { readonly waiting: Fifo<J> }>
     readonly free: ReadonlyArray<unknown>
   }
 

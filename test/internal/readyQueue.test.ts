@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import type * as MutableList from "effect/MutableList"
+import type { Fifo } from "../../src/internal/fifo.ts"
 import { type Entry, ReadyQueue } from "../../src/internal/readyQueue.ts"
 import { random, seedOr } from "./random.ts"
 
@@ -13,8 +13,7 @@ const entry = (name: string, rank: number, priority = 0): E => ({ name, priority
 const names = (entries: ReadonlyArray<E>): Array<string> => entries.map((e) => e.name)
 
 /** The length of the FIFO part, tombstones included: private, read to see that a compaction happened. */
-const fifoLength = (queue: ReadyQueue<E>): number =>
-  (queue as unknown as { readonly fifo: MutableList.MutableList<E> }).fifo.length
+const fifoLength = (queue: ReadyQueue<E>): number => (queue as unknown as { readonly fifo: Fifo<E> }).fifo.length
 
 /** An entry of the randomized check, which knows whether it was pushed in order. */
 interface Modelled extends E {

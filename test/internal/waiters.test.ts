@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import type * as MutableList from "effect/MutableList"
+import type { Fifo } from "../../src/internal/fifo.ts"
 import type { PoolState } from "../../src/internal/state.ts"
 import { Waiter, WaitList } from "../../src/internal/waiters.ts"
 import { random, seedOr } from "./random.ts"
@@ -15,7 +15,7 @@ const inputs = (waiters: ReadonlyArray<Waiter<number>>): Array<number> => waiter
 
 /** The length of the underlying list, tombstones included: private, read to see that a compaction happened. */
 const listLength = (list: WaitList<number>): number =>
-  (list as unknown as { readonly list: MutableList.MutableList<Waiter<number>> }).list.length
+  (list as unknown as { readonly list: Fifo<Waiter<number>> }).list.length
 
 describe("WaitList", () => {
   it("waiters are taken in arrival order, and an empty list takes nothing", () => {
