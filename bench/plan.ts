@@ -158,7 +158,8 @@ export const baselineMarker = " at "
 
 /** The cases `--baseline=<commit>` runs again on that commit's `src/`. */
 export const isBaselineCase = (c: Case): boolean =>
-  (c.group === "throughput" && (c.impl === "pool-execute" || c.impl === "pool-submit") &&
+  (c.group === "throughput" &&
+    (c.impl === "pool-execute" || c.impl === "pool-submit" || c.impl === "pool-execute-stream") &&
     (c.variant === "C=8" || c.variant === "C=64")) ||
   (c.group === "options") ||
   (c.group === "memory" && c.impl.startsWith("pool-"))
@@ -219,6 +220,7 @@ const throughputImplementations: ReadonlyArray<ImplementationName> = [
   ...batchImplementations,
   "pool-execute-backpressure",
   "pool-execute-all",
+  "pool-execute-stream",
   "fastq-each",
   "p-queue-each",
   "effect-forEach-no-pretenuring"
@@ -281,6 +283,7 @@ export const label: Readonly<Record<ImplementationName, string>> = {
   "pool-execute-backpressure": "**WorkerPool `execute`, queue full**",
   "pool-submit": "**WorkerPool `submit` + `await`**",
   "pool-execute-all": "**WorkerPool `executeAll`** (one call, every input)",
+  "pool-execute-stream": "**WorkerPool `executeStream`** (every input, default concurrency)",
   "thread-pool": "**ThreadPool** (`NodeThreadPool`)",
   piscina: "piscina",
   tinypool: "tinypool",

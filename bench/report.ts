@@ -387,7 +387,9 @@ export const renderReport = (
       "busy and jobs queued, the queue (default capacity 1024) never full. \"Queue full\": `2C + 1024` submitters, " +
       "so that `C` of them always wait for room (overflow `\"suspend\"`, the default). `submit` + `await`: one " +
       "producer submits every job (waiting for room when the queue is full), then awaits each handle. `executeAll`: " +
-      "one call with every input, which submits them in order the same way and returns the results in input order."
+      "one call with every input, which submits them in order the same way and returns the results in input order. " +
+      "`executeStream`: every input as one stream, with the stream's default concurrency (`C` of its jobs in the " +
+      "pool at once), the results drained."
   )
   gcNote()
   throughputSection(

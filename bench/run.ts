@@ -165,8 +165,8 @@ const describeRun = (c: Case, run: Run): string => {
 
 /**
  * The pool's cases that judge a change to the engine, run again on the `src/` of commit `ref` (extracted with
- * `git archive` into `bench/.baseline/<commit>/src`, where it resolves the project's `node_modules`): `execute` and
- * `submit` + `await` at C=8 and C=64, every variant of the cost-of-options case, and memory per queued job. Each
+ * `git archive` into `bench/.baseline/<commit>/src`, where it resolves the project's `node_modules`): `execute`,
+ * `submit` + `await` and `executeStream` at C=8 and C=64, every variant of the cost-of-options case, and memory per queued job. Each
  * runs in the same rounds as its counterpart here, and the report compares the two.
  */
 const baselineCases = (plan: ReadonlyArray<Case>, ref: string | undefined): Array<Case> => {

@@ -17,6 +17,7 @@ import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import { identity } from "effect/Function"
 import * as Inspectable from "effect/Inspectable"
 import * as Layer from "effect/Layer"
 import type * as Option from "effect/Option"
@@ -33,6 +34,7 @@ import {
   resolveStreamOptions
 } from "./internal/options.ts"
 import * as engine from "./internal/pool.ts"
+import * as internalStream from "./internal/stream.ts"
 import { InvalidJobOptions, InvalidPoolOptions, type JobError, type SubmitError } from "./WorkerPoolError.ts"
 
 // -----------------------------------------------------------------------------
@@ -667,8 +669,7 @@ class PoolImpl<I, A, E> extends Base<I> implements WorkerPool<I, A, E> {
     this.submit = (input, options) => engine.submitHandle(self, input, options, false)
     this.trySubmit = (input, options) => engine.submitHandle(self, input, options, true)
     this.executeAll = (inputs, options) => executeAll(self, inputs, options)
-    this.executeStream = (inputs, options) =>
-      executeStream(self, inputs, options, (input: I) => engine.execute(self, input))
+    this.executeStream = (inputs, options) => executeStream(self, inputs, options, Effect.succeed(identity<I>))
   }
 
   get kind(): string {
@@ -714,7 +715,11 @@ class ExecutorImpl extends Base<Effect.Effect<unknown, unknown>> implements Exec
         self,
         effects,
         options,
-        (effect) => withCaller(effect, (run) => engine.execute(self, run))
+        Effect.map(
+          Effect.context<R>(),
+          (context) => (effect: Effect.Effect<A, E, R>) =>
+            provideCaller(effect, context) as Effect.Effect<unknown, unknown>
+        )
       ) as Stream.Stream<A, E | E2 | JobError | SubmitError, R | R2>
   }
 
@@ -842,15 +847,15 @@ const executeAll = <I, A, E>(
       }))
   })
 
-const executeStream = <X, A, E, E2, R, R2>(
-  self: engine.PoolState<any, any, any>,
+/** Maps a stream through the pool (see `internal/stream.ts`), once its options are valid. */
+const executeStream = <X, I, A, E, E2, R, R2>(
+  self: engine.PoolState<I, A, E>,
   items: Stream.Stream<X, E2, R2>,
   options: StreamOptions | undefined,
-  execute: (item: X) => Effect.Effect<A, E, R>
-): Stream.Stream<A, E | E2 | InvalidJobOptions, R | R2> =>
-  Stream.unwrap(Effect.sync((): Stream.Stream<A, E | E2 | InvalidJobOptions, R | R2> => {
+  bind: Effect.Effect<(item: X) => I, never, R>
+): Stream.Stream<A, E | E2 | JobError | SubmitError, R | R2> =>
+  Stream.unwrap(Effect.sync((): Stream.Stream<A, E | E2 | JobError | SubmitError, R | R2> => {
     const resolved = resolveStreamOptions(options, self.maxWorkers)
     if (resolved instanceof InvalidJobOptions) return Stream.fail(resolved)
-    const { concurrency, ordered } = resolved
-    return Stream.mapEffect(items, (item) => execute(item), { concurrency, unordered: !ordered })
+    return internalStream.executeStream(self, items, resolved.concurrency, resolved.ordered, bind)
   }))

@@ -127,6 +127,7 @@ export const implementations = {
   "pool-execute-backpressure": "effect",
   "pool-submit": "effect",
   "pool-execute-all": "effect",
+  "pool-execute-stream": "effect",
   "thread-pool": "threads",
   piscina: "threads",
   tinypool: "threads",

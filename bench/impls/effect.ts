@@ -11,6 +11,8 @@
  * - `pool-execute-backpressure`: the same with `2 x concurrency + capacity` submitters, so that the queue is always
  *   full and `concurrency` submitters always wait for room: the cost of the default overflow, `"suspend"`.
  * - `pool-execute-all`: the same shape in one call, `executeAll` of every input.
+ * - `pool-execute-stream`: every input as a stream (`Stream.fromIterable`, one chunk) through `executeStream` with
+ *   its default concurrency (the pool's workers), drained.
  * - `pool-submit`: the shape of the promise peers' "add everything, then wait" usage. One producer fiber
  *   `submit`s every job (waiting for room when the queue is full: the default capacity 1024 and overflow
  *   `"suspend"`), then awaits every handle in order.
@@ -34,6 +36,7 @@ import * as Latch from "effect/Latch"
 import * as MutableList from "effect/MutableList"
 import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
+import * as EffectStream from "effect/Stream"
 import * as path from "node:path"
 import type * as WorkerPoolModule from "../../src/WorkerPool.ts"
 import { args } from "../harness.ts"
@@ -325,4 +328,18 @@ export const effectHandoff: Implementation = {
     const { close, value: execute } = await openScoped(makeHandoff({ concurrency, jobs: 0, job: { kind: "noop" } }))
     return streamOf(execute(undefined), close)
   }
+}
+
+/** Every input as a stream through `executeStream`, with its default concurrency, the results drained. */
+export const poolExecuteStream: Implementation = {
+  batch: (options, warmup, between) =>
+    Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+      const pool = yield* makePool(options)
+      const pass = (count: number) =>
+        Effect.suspend(() => {
+          const inputs: Array<void> = new Array(count).fill(undefined)
+          return timed(EffectStream.runDrain(pool.executeStream(EffectStream.fromIterable(inputs))))
+        })
+      return yield* twoPasses(pass, options.jobs, warmup, between)
+    })))
 }

@@ -1,0 +1,267 @@
+/**
+ * `executeStream`: a stream of inputs through the pool, with no fiber per element.
+ *
+ * One producer fiber, owned by the output stream's scope, pulls the input stream a chunk at a time and submits one job
+ * per element (waiting for room as `submit` does); the stream hears of each job as it is accepted, inline, and of its
+ * outcome as it settles. The output stream's pull takes every result that is ready (in input order, or as the jobs
+ * finished) as one chunk. At most `concurrency` of the stream's jobs are in the pool at once (a settled job's slot is
+ * taken by the next element at once, inline, as a caller of `execute` would submit its next job), and at most
+ * `2 × concurrency` elements are between their submission and the emission of their result, so that a consumer that
+ * stops pulling stops the stream's jobs, as it would `Stream.mapEffect`'s.
+ *
+ * How the stream ends:
+ *
+ * - the input stream ends: every result is emitted, then the output ends;
+ * - the input stream fails: the results of the elements before it are emitted, then the output fails with its error;
+ * - a job fails, or a submission is turned away: the output fails at once with that failure;
+ * - the output's scope closes (its consumer took what it wanted, failed or was interrupted): the producer is
+ *   stopped, and the stream's jobs still in the pool are cancelled, the ones that have not started first; in a pool
+ *   that is shutting down (not draining) they are left to the shutdown, which returns the queued ones' inputs, and
+ *   waited for.
+ */
+import type * as Arr from "effect/Array"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import type * as Pull from "effect/Pull"
+import type * as Scheduler from "effect/Scheduler"
+import * as Stream from "effect/Stream"
+import type { SubmitError } from "../WorkerPoolError.ts"
+import { Job, type PoolError } from "./job.ts"
+import { cancelAll, submitInGroup } from "./pool.ts"
+import { isStopping, type PoolState } from "./state.ts"
+import { awaitSettled, offer } from "./submit.ts"
+
+/** One element in flight: its job from its acceptance until it settles, then (ordered) its value. */
+class Entry<A> {
+  job: Job<any, A, any> | undefined = undefined
+  value: A | undefined = undefined
+  done = false
+}
+
+/**
+ * What the producer stops with once the stream has failed (a job's failure or a submission turned away): that failure
+ * is the stream's already, and the producer's own exit is not looked at.
+ */
+const stop: Effect.Effect<never, unknown> = Effect.fail("stopped")
+
+/**
+ * Runs one job per element of `items` through the pool, with at most `concurrency` of them in the pool and twice as
+ * many between their submission and the emission of their result. `bind` turns the stream's context into the function that makes a job's input of
+ * an element (the executor binds each effect to the caller's services).
+ */
+export const executeStream = <X, I, A, E, E2, R, R2>(
+  self: PoolState<I, A, E>,
+  items: Stream.Stream<X, E2, R2>,
+  concurrency: number,
+  ordered: boolean,
+  bind: Effect.Effect<(item: X) => I, never, R>
+): Stream.Stream<A, E | E2 | PoolError | SubmitError, R | R2> =>
+  Stream.unwrap(Effect.gen(function*() {
+    const toInput = yield* bind
+    /** elements submitted whose result has not been emitted */
+    let held = 0
+    const buffered = 2 * concurrency
+    /** elements whose job is in the pool (submitted, not settled) */
+    let inPool = 0
+    /** whether the producer may submit one more element */
+    const hasRoom = (): boolean => inPool < concurrency && held < buffered
+    /** ordered: the held elements in input order, from `head` on; unordered: the results ready, the jobs running */
+    const entries: Array<Entry<A>> = []
+    let head = 0
+    let ready: Array<A> = []
+    const unsettled = new Set<Entry<A>>()
+    /** whether the producer still runs, and the input stream's failure once it has ended */
+    let producing = true
+    let inputFailure: Cause.Cause<E2> | undefined
+    /** a job's failure, or a submission turned away: the stream's failure, at once */
+    let failure: Cause.Cause<E | PoolError | SubmitError> | undefined
+    /** the output's pull waiting for a result, and the producer waiting for a slot */
+    let wakePull: ((exit: Exit.Exit<void>) => void) | undefined
+    let wakeProducer: ((exit: Exit.Exit<void>) => void) | undefined
+    let pullDispatcher: Scheduler.SchedulerDispatcher | undefined
+    let wakeScheduled = false
+
+    /**
+     * Wakes the waiting pull. Mostly in a task of its fiber's scheduler, not inline: a result is heard of inside the
+     * worker that settled it, and the other workers settle theirs in the same turn, so that the pull, run after them,
+     * takes them as one chunk instead of waking once per result. `now`: inline, when the producer cannot go on until
+     * the pull takes what is ready (the elements held reached their bound), or the stream has ended.
+     */
+    const notify = (now: boolean): void => {
+      if (wakePull === undefined) return
+      if (now) return resumePull()
+      if (!wakeScheduled) {
+        wakeScheduled = true
+        pullDispatcher!.scheduleTask(scheduledWake, 0)
+      }
+    }
+    const resumePull = (): void => {
+      const resume = wakePull
+      if (resume !== undefined) {
+        wakePull = undefined
+        resume(Exit.void)
+      }
+    }
+    const scheduledWake = (): void => {
+      wakeScheduled = false
+      resumePull()
+    }
+    const fail = (cause: Cause.Cause<E | PoolError | SubmitError>): void => {
+      if (failure === undefined) failure = cause
+      notify(true)
+    }
+    const wakeProducerIfRoom = (): void => {
+      if (wakeProducer !== undefined && hasRoom()) {
+        const resume = wakeProducer
+        wakeProducer = undefined
+        resume(Exit.void)
+      }
+    }
+    const settled = (entry: Entry<A>) => (exit: Exit.Exit<A, E | PoolError>): void => {
+      entry.job = undefined
+      inPool--
+      if (!ordered) unsettled.delete(entry)
+      if (Exit.isFailure(exit)) return fail(exit.cause)
+      if (ordered) {
+        entry.value = exit.value
+        entry.done = true
+        if (entries[head].done) notify(held >= buffered)
+      } else {
+        ready.push(exit.value)
+        notify(held >= buffered)
+      }
+      wakeProducerIfRoom()
+    }
+    // A job can settle inline as it is placed, before its acceptance is heard of: it is then left out.
+    const accepted = (entry: Entry<A>, job: Job<any, A, E>): void => {
+      if (job.exit !== undefined) return
+      entry.job = job
+      if (!ordered) unsettled.add(entry)
+    }
+    const awaitSlot = Effect.callback<void>((resume) => {
+      if (hasRoom()) return resume(Exit.void)
+      wakeProducer = resume
+      return Effect.sync(() => {
+        wakeProducer = undefined
+      })
+    })
+    /**
+     * Submits a chunk's elements in order, each as its slot frees, in one synchronous pass while the pool has room;
+     * an element the pool has no room for waits as `submit` does. The producer stops at the stream's failure, whether
+     * or not it was its own, so that nothing more is submitted.
+     */
+    const submitChunk = (chunk: ReadonlyArray<X>): Effect.Effect<void, unknown> => {
+      let i = 0
+      const rest: Effect.Effect<void, unknown> = Effect.suspend(() => {
+        while (i < chunk.length) {
+          if (failure !== undefined) return stop
+          if (!hasRoom()) return Effect.andThen(awaitSlot, rest)
+          const input = toInput(chunk[i++])
+          const entry = new Entry<A>()
+          if (ordered) entries.push(entry)
+          held++
+          inPool++
+          const onSettled = settled(entry)
+          const result = offer(self, input, undefined, false, onSettled)
+          if (result instanceof Job) {
+            accepted(entry, result)
+          } else if (result !== undefined) {
+            fail(Cause.fail(result))
+            return stop
+          } else {
+            const waiting = submitInGroup(self, input, undefined, onSettled, (job) => accepted(entry, job))
+            return Effect.andThen(
+              Effect.catchCause(waiting, (cause): Effect.Effect<never, unknown> => {
+                if (Cause.hasInterruptsOnly(cause)) return Effect.failCause(cause)
+                fail(cause)
+                return stop
+              }),
+              rest
+            )
+          }
+        }
+        return Effect.void
+      })
+      return rest
+    }
+    const produce = Stream.runForEachArray(items, submitChunk).pipe(
+      Effect.onExit((exit) =>
+        Effect.sync(() => {
+          producing = false
+          if (Exit.isFailure(exit) && failure === undefined && !Cause.hasInterruptsOnly(exit.cause)) {
+            inputFailure = exit.cause as Cause.Cause<E2>
+          }
+          notify(true)
+        })
+      ),
+      Effect.ignore
+    )
+
+    /** The results ready to emit, as one chunk, with their slots given back; `undefined` if none is. */
+    const takeReady = (): Arr.NonEmptyArray<A> | undefined => {
+      let taken: Array<A>
+      if (ordered) {
+        let end = head
+        while (end < entries.length && entries[end].done) end++
+        if (end === head) return undefined
+        taken = new Array(end - head)
+        for (let i = head; i < end; i++) {
+          const entry = entries[i]
+          taken[i - head] = entry.value as A
+          entry.value = undefined
+        }
+        head = end
+        if (head === entries.length) {
+          entries.length = 0
+          head = 0
+        } else if (head >= 1024 && head * 2 >= entries.length) {
+          entries.splice(0, head)
+          head = 0
+        }
+      } else {
+        if (ready.length === 0) return undefined
+        taken = ready
+        ready = []
+      }
+      held -= taken.length
+      wakeProducerIfRoom()
+      return taken as Arr.NonEmptyArray<A>
+    }
+    const awaitChange = Effect.withFiber((fiber) =>
+      Effect.callback<void>((resume) => {
+        wakePull = resume
+        pullDispatcher = fiber.currentDispatcher
+        return Effect.sync(() => {
+          wakePull = undefined
+        })
+      })
+    )
+    const pull: Pull.Pull<Arr.NonEmptyReadonlyArray<A>, E | E2 | PoolError | SubmitError> = Effect.suspend(() => {
+      if (failure !== undefined) return Effect.failCause(failure)
+      const taken = takeReady()
+      if (taken !== undefined) return Exit.succeed(taken)
+      if (!producing && held === 0) return inputFailure === undefined ? Cause.done() : Effect.failCause(inputFailure)
+      return Effect.flatMap(awaitChange, () => pull)
+    })
+
+    // The scope closes in reverse: the producer stops first, then the jobs left in the pool are ended.
+    yield* Effect.addFinalizer(() =>
+      Effect.suspend(() => {
+        const rest: Array<Job<any, A, E>> = []
+        if (ordered) {
+          for (let i = head; i < entries.length; i++) {
+            const job = entries[i].job
+            if (job !== undefined) rest.push(job)
+          }
+        } else {
+          for (const entry of unsettled) if (entry.job !== undefined) rest.push(entry.job)
+        }
+        return isStopping(self)
+          ? Effect.forEach(rest, awaitSettled, { discard: true })
+          : cancelAll(self, rest)
+      })
+    )
+    yield* Effect.forkScoped(produce)
+    return Stream.fromPull(Effect.succeed(pull))
+  }))
