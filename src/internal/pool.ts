@@ -261,10 +261,22 @@ export const cancelAll = (
   jobs: ReadonlyArray<Job<any, any, any>>
 ): Effect.Effect<void> =>
   Effect.withFiber((fiber) => {
-    for (const job of jobs) if (job.phase !== "Running") cancel(self, job, fiber.id)
-    for (const job of jobs) if (job.phase === "Running") stopJob(self, job, { _tag: "Cancelled", by: fiber.id })
+    cancelAllUnsafe(self, jobs, fiber.id)
     return Effect.forEach(jobs, awaitSettled, { discard: true })
   })
+
+/**
+ * Cancels jobs at once, on behalf of fiber `by`, without waiting: the queued ones settle now, the running ones once
+ * their handlers have unwound.
+ */
+export const cancelAllUnsafe = (
+  self: PoolState<any, any, any>,
+  jobs: ReadonlyArray<Job<any, any, any>>,
+  by: number
+): void => {
+  for (const job of jobs) if (job.phase !== "Running") cancel(self, job, by)
+  for (const job of jobs) if (job.phase === "Running") stopJob(self, job, { _tag: "Cancelled", by })
+}
 
 export const stats = (self: PoolState<any, any, any>): Effect.Effect<Stats> => Effect.sync(() => snapshot(self))
 

@@ -12,8 +12,10 @@
  * How the stream ends:
  *
  * - the input stream ends: every result is emitted, then the output ends;
- * - the input stream fails: the results of the elements before it are emitted, then the output fails with its error;
- * - a job fails, or a submission is turned away: the output fails at once with that failure;
+ * - the input stream fails (or is interrupted): the results of the elements before it are emitted, then the output
+ *   fails with its error;
+ * - a job fails, or a submission is turned away: the output fails at once with that failure, and the stream's other
+ *   jobs are cancelled at once, not when the consumer next pulls (it may be busy downstream);
  * - the output's scope closes (its consumer took what it wanted, failed or was interrupted): the producer is
  *   stopped, and the stream's jobs still in the pool are cancelled, the ones that have not started first; in a pool
  *   that is shutting down (not draining) they are left to the shutdown, which returns the queued ones' inputs, and
@@ -28,7 +30,7 @@ import type * as Scheduler from "effect/Scheduler"
 import * as Stream from "effect/Stream"
 import type { SubmitError } from "../WorkerPoolError.ts"
 import { Job, type PoolError } from "./job.ts"
-import { cancelAll, submitInGroup } from "./pool.ts"
+import { cancelAll, cancelAllUnsafe, submitInGroup } from "./pool.ts"
 import { isStopping, type PoolState } from "./state.ts"
 import { awaitSettled, offer } from "./submit.ts"
 
@@ -59,6 +61,10 @@ export const executeStream = <X, I, A, E, E2, R, R2>(
 ): Stream.Stream<A, E | E2 | PoolError | SubmitError, R | R2> =>
   Stream.unwrap(Effect.gen(function*() {
     const toInput = yield* bind
+    /** the fiber that runs the stream, on whose behalf its jobs are cancelled */
+    const by = yield* Effect.withFiber((fiber) => Effect.succeed(fiber.id))
+    /** set as the output's scope closes, before the producer is stopped */
+    let closing = false
     /** elements submitted whose result has not been emitted */
     let held = 0
     const buffered = 2 * concurrency
@@ -107,8 +113,14 @@ export const executeStream = <X, I, A, E, E2, R, R2>(
       wakeScheduled = false
       resumePull()
     }
+    /**
+     * The stream fails: its other jobs are cancelled at once (left to a shutdown, which settles them itself), not
+     * when the consumer next pulls, which may be long after if it is busy downstream.
+     */
     const fail = (cause: Cause.Cause<E | PoolError | SubmitError>): void => {
-      if (failure === undefined) failure = cause
+      if (failure !== undefined) return
+      failure = cause
+      if (!isStopping(self)) cancelAllUnsafe(self, unsettledJobs(), by)
       notify(true)
     }
     const wakeProducerIfRoom = (): void => {
@@ -138,6 +150,8 @@ export const executeStream = <X, I, A, E, E2, R, R2>(
       if (job.exit !== undefined) return
       entry.job = job
       if (!ordered) unsettled.add(entry)
+      // a submitter admitted after the stream failed: its job is cancelled with the others
+      if (failure !== undefined && !isStopping(self)) cancelAllUnsafe(self, [job], by)
     }
     const awaitSlot = Effect.callback<void>((resume) => {
       if (hasRoom()) return resume(Exit.void)
@@ -189,7 +203,8 @@ export const executeStream = <X, I, A, E, E2, R, R2>(
       Effect.onExit((exit) =>
         Effect.sync(() => {
           producing = false
-          if (Exit.isFailure(exit) && failure === undefined && !Cause.hasInterruptsOnly(exit.cause)) {
+          // the producer's own interruption, as the output's scope closes, is no ending of the input
+          if (Exit.isFailure(exit) && failure === undefined && !(closing && Cause.hasInterruptsOnly(exit.cause))) {
             inputFailure = exit.cause as Cause.Cause<E2>
           }
           notify(true)
@@ -198,6 +213,19 @@ export const executeStream = <X, I, A, E, E2, R, R2>(
       Effect.ignore
     )
 
+    /** The stream's jobs still in the pool. */
+    const unsettledJobs = (): Array<Job<any, A, E>> => {
+      const jobs: Array<Job<any, A, E>> = []
+      if (ordered) {
+        for (let i = head; i < entries.length; i++) {
+          const job = entries[i].job
+          if (job !== undefined) jobs.push(job)
+        }
+      } else {
+        for (const entry of unsettled) if (entry.job !== undefined) jobs.push(entry.job)
+      }
+      return jobs
+    }
     /** The results ready to emit, as one chunk, with their slots given back; `undefined` if none is. */
     const takeReady = (): Arr.NonEmptyArray<A> | undefined => {
       let taken: Array<A>
@@ -245,23 +273,20 @@ export const executeStream = <X, I, A, E, E2, R, R2>(
       return Effect.flatMap(awaitChange, () => pull)
     })
 
-    // The scope closes in reverse: the producer stops first, then the jobs left in the pool are ended.
+    // The scope closes in reverse: the producer is marked as stopped and stops, then the jobs left in the pool end.
     yield* Effect.addFinalizer(() =>
       Effect.suspend(() => {
-        const rest: Array<Job<any, A, E>> = []
-        if (ordered) {
-          for (let i = head; i < entries.length; i++) {
-            const job = entries[i].job
-            if (job !== undefined) rest.push(job)
-          }
-        } else {
-          for (const entry of unsettled) if (entry.job !== undefined) rest.push(entry.job)
-        }
+        const rest = unsettledJobs()
         return isStopping(self)
           ? Effect.forEach(rest, awaitSettled, { discard: true })
           : cancelAll(self, rest)
       })
     )
     yield* Effect.forkScoped(produce)
+    yield* Effect.addFinalizer(() =>
+      Effect.sync(() => {
+        closing = true
+      })
+    )
     return Stream.fromPull(Effect.succeed(pull))
   }))
