@@ -6,6 +6,7 @@ import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
 import { TestClock } from "effect/testing"
 import * as Tracer from "effect/Tracer"
 import { WorkerPool, WorkerPoolMetrics } from "../src/index.ts"
@@ -252,6 +253,31 @@ describe("tracing", () => {
         "timed_out",
         "succeeded"
       ])
+    }))
+
+  it.effect("a stream's jobs are parented by the span the stream runs in, though most are submitted as others settle", () =>
+    Effect.gen(function*() {
+      const { spans, tracer } = recording()
+      yield* Effect.gen(function*() {
+        const pool = yield* WorkerPool.make({ handler, concurrency: 2 })
+        // one at a time: each job after the first is submitted as the one before settles, on the worker's fiber
+        const stream = yield* fork(
+          Stream.runCollect(
+            pool.executeStream(Stream.fromIterable([1, 2, 3, 4, 5]).pipe(Stream.map(() => work("ok"))), {
+              concurrency: 1
+            })
+          ).pipe(Effect.withSpan("stream"))
+        )
+        const other = yield* fork(pool.execute(work("ok", 25)).pipe(Effect.withSpan("other")))
+        yield* TestClock.adjust(100)
+        assert.strictEqual((yield* Fiber.join(stream)).length, 5)
+        yield* Fiber.join(other)
+      }).pipe(Effect.withTracer(tracer))
+
+      const parentName = (span: Tracer.NativeSpan) =>
+        spans.find((s) => s.spanId === Option.getOrUndefined(span.parent)?.spanId)?.name
+      const jobs = spans.filter((span) => span.name === "WorkerPool.job")
+      assert.deepStrictEqual(jobs.map(parentName).sort(), ["other", "stream", "stream", "stream", "stream", "stream"])
     }))
 
   it.effect("tracing: false runs jobs without spans", () =>

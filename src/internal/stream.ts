@@ -5,9 +5,10 @@
  * per element (waiting for room as `submit` does); the stream hears of each job as it is accepted, inline, and of its
  * outcome as it settles. The output stream's pull takes every result that is ready (in input order, or as the jobs
  * finished) as one chunk. At most `concurrency` of the stream's jobs are in the pool at once (a settled job's slot is
- * taken by the next element at once, inline, as a caller of `execute` would submit its next job), and at most
- * `2 × concurrency` elements are between their submission and the emission of their result, so that a consumer that
- * stops pulling stops the stream's jobs, as it would `Stream.mapEffect`'s.
+ * taken by the next element at once, inline, with no fiber woken: the producer wakes only to pull the next chunk or
+ * to wait for room in the pool), and at most `2 × concurrency` elements are between their submission and the
+ * emission of their result, so that a consumer that stops pulling stops the stream's jobs, as it would
+ * `Stream.mapEffect`'s.
  *
  * How the stream ends:
  *
@@ -28,11 +29,12 @@ import * as Exit from "effect/Exit"
 import type * as Pull from "effect/Pull"
 import type * as Scheduler from "effect/Scheduler"
 import * as Stream from "effect/Stream"
+import type * as Tracer from "effect/Tracer"
 import type { SubmitError } from "../WorkerPoolError.ts"
 import { Job, type PoolError } from "./job.ts"
 import { cancelAll, cancelAllUnsafe, submitInGroup } from "./pool.ts"
 import { isStopping, type PoolState } from "./state.ts"
-import { awaitSettled, offer } from "./submit.ts"
+import { awaitSettled, offer, submitterSpan } from "./submit.ts"
 
 /** One element in flight: its job from its acceptance until it settles, then (ordered) its value. */
 class Entry<A> {
@@ -84,7 +86,13 @@ export const executeStream = <X, I, A, E, E2, R, R2>(
     let failure: Cause.Cause<E | PoolError | SubmitError> | undefined
     /** the output's pull waiting for a result, and the producer waiting for a slot */
     let wakePull: ((exit: Exit.Exit<void>) => void) | undefined
-    let wakeProducer: ((exit: Exit.Exit<void>) => void) | undefined
+    let producerWaiting: ((exit: Exit.Exit<void>) => void) | undefined
+    /** the chunk being submitted, its next element, and whether the pool had no room for it */
+    let chunk: ReadonlyArray<X> = []
+    let next = 0
+    let blocked = false
+    let feeding = false
+    let producerSpan: (self: PoolState<I, A, E>) => Tracer.AnySpan | undefined = submitterSpan
     let pullDispatcher: Scheduler.SchedulerDispatcher | undefined
     let wakeScheduled = false
 
@@ -122,13 +130,7 @@ export const executeStream = <X, I, A, E, E2, R, R2>(
       failure = cause
       if (!isStopping(self)) cancelAllUnsafe(self, unsettledJobs(), by)
       notify(true)
-    }
-    const wakeProducerIfRoom = (): void => {
-      if (wakeProducer !== undefined && hasRoom()) {
-        const resume = wakeProducer
-        wakeProducer = undefined
-        resume(Exit.void)
-      }
+      wakeProducer()
     }
     const settled = (entry: Entry<A>) => (exit: Exit.Exit<A, E | PoolError>): void => {
       entry.job = undefined
@@ -143,7 +145,7 @@ export const executeStream = <X, I, A, E, E2, R, R2>(
         ready.push(exit.value)
         notify(held >= buffered)
       }
-      wakeProducerIfRoom()
+      feed()
     }
     // A job can settle inline as it is placed, before its acceptance is heard of: it is then left out.
     const accepted = (entry: Entry<A>, job: Job<any, A, E>): void => {
@@ -153,53 +155,105 @@ export const executeStream = <X, I, A, E, E2, R, R2>(
       // a submitter admitted after the stream failed: its job is cancelled with the others
       if (failure !== undefined && !isStopping(self)) cancelAllUnsafe(self, [job], by)
     }
-    const awaitSlot = Effect.callback<void>((resume) => {
-      if (hasRoom()) return resume(Exit.void)
-      wakeProducer = resume
+    const wakeProducer = (): void => {
+      const resume = producerWaiting
+      if (resume !== undefined) {
+        producerWaiting = undefined
+        resume(Exit.void)
+      }
+    }
+    /** Whether the producer has something to do: its chunk is submitted, the pool has no room, or the stream failed. */
+    const producerCalled = (): boolean => failure !== undefined || blocked || next >= chunk.length
+    /**
+     * Submits the current chunk's elements, in order, while the stream and the pool have room, synchronously: from
+     * the producer, and inline wherever a slot frees (a job settles, the pull takes results), so that a settled job's
+     * slot is taken by the next element with no fiber woken. An element the pool has no room for is left to the
+     * producer, which waits for room as `submit` does; so is the end of the chunk (the producer pulls the next).
+     */
+    const feed = (): void => {
+      if (feeding || blocked || chunk.length === 0) return
+      feeding = true
+      while (!blocked && next < chunk.length && failure === undefined && hasRoom()) {
+        const entry = enter()
+        const result = offer(self, toInput(chunk[next]), undefined, false, settled(entry), producerSpan)
+        if (result instanceof Job) {
+          next++
+          accepted(entry, result)
+        } else if (result !== undefined) {
+          next++
+          fail(Cause.fail(result))
+        } else {
+          leave()
+          blocked = true
+        }
+      }
+      feeding = false
+      if (producerCalled()) wakeProducer()
+    }
+    /** An element takes its slots (and, ordered, its place in line). */
+    const enter = (): Entry<A> => {
+      const entry = new Entry<A>()
+      if (ordered) entries.push(entry)
+      held++
+      inPool++
+      return entry
+    }
+    /** The element the pool had no room for gives its slots back, for the producer to submit it again. */
+    const leave = (): void => {
+      if (ordered) entries.pop()
+      held--
+      inPool--
+    }
+    const awaitCall = Effect.callback<void>((resume) => {
+      if (producerCalled()) return resume(Exit.void)
+      producerWaiting = resume
       return Effect.sync(() => {
-        wakeProducer = undefined
+        producerWaiting = undefined
+      })
+    })
+    /** Waits for room in the pool for the element `feed` left, as `submit` does, then feeds on. */
+    const submitBlocked = Effect.suspend(() => {
+      const entry = enter()
+      const onAccepted = (job: Job<any, A, E>) => accepted(entry, job)
+      const submitted = submitInGroup(self, toInput(chunk[next]), undefined, settled(entry), onAccepted)
+      return Effect.matchCauseEffect(submitted, {
+        onFailure: (cause): Effect.Effect<never, unknown> => {
+          if (Cause.hasInterruptsOnly(cause)) return Effect.failCause(cause)
+          fail(cause)
+          return stop
+        },
+        onSuccess: () =>
+          Effect.sync(() => {
+            next++
+            blocked = false
+            feed()
+          })
       })
     })
     /**
-     * Submits a chunk's elements in order, each as its slot frees, in one synchronous pass while the pool has room;
-     * an element the pool has no room for waits as `submit` does. The producer stops at the stream's failure, whether
-     * or not it was its own, so that nothing more is submitted.
+     * Submits a chunk: `feed` does it, here and wherever a slot frees; the producer waits until the chunk is
+     * submitted, or until it must wait for room in the pool. It stops at the stream's failure, whether or not it was
+     * its own, so that nothing more is submitted.
      */
-    const submitChunk = (chunk: ReadonlyArray<X>): Effect.Effect<void, unknown> => {
-      let i = 0
-      const rest: Effect.Effect<void, unknown> = Effect.suspend(() => {
-        while (i < chunk.length) {
-          if (failure !== undefined) return stop
-          if (!hasRoom()) return Effect.andThen(awaitSlot, rest)
-          const input = toInput(chunk[i++])
-          const entry = new Entry<A>()
-          if (ordered) entries.push(entry)
-          held++
-          inPool++
-          const onSettled = settled(entry)
-          const result = offer(self, input, undefined, false, onSettled)
-          if (result instanceof Job) {
-            accepted(entry, result)
-          } else if (result !== undefined) {
-            fail(Cause.fail(result))
-            return stop
-          } else {
-            const waiting = submitInGroup(self, input, undefined, onSettled, (job) => accepted(entry, job))
-            return Effect.andThen(
-              Effect.catchCause(waiting, (cause): Effect.Effect<never, unknown> => {
-                if (Cause.hasInterruptsOnly(cause)) return Effect.failCause(cause)
-                fail(cause)
-                return stop
-              }),
-              rest
-            )
-          }
-        }
-        return Effect.void
+    const rest: Effect.Effect<void, unknown> = Effect.suspend(() => {
+      if (failure !== undefined) return stop
+      if (blocked) return Effect.andThen(submitBlocked, rest)
+      if (next >= chunk.length) return Effect.void
+      return Effect.andThen(awaitCall, rest)
+    })
+    const submitChunk = (items: ReadonlyArray<X>): Effect.Effect<void, unknown> =>
+      Effect.suspend(() => {
+        chunk = items
+        next = 0
+        feed()
+        return rest
       })
-      return rest
-    }
-    const produce = Stream.runForEachArray(items, submitChunk).pipe(
+    const produce = Effect.suspend(() => {
+      // the span of the fiber that runs the stream's producer: the parent of its jobs' spans, wherever they are fed
+      const span = submitterSpan(self)
+      producerSpan = () => span
+      return Stream.runForEachArray(items, submitChunk)
+    }).pipe(
       Effect.onExit((exit) =>
         Effect.sync(() => {
           producing = false
@@ -253,7 +307,7 @@ export const executeStream = <X, I, A, E, E2, R, R2>(
         ready = []
       }
       held -= taken.length
-      wakeProducerIfRoom()
+      feed()
       return taken as Arr.NonEmptyArray<A>
     }
     const awaitChange = Effect.withFiber((fiber) =>

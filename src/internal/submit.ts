@@ -71,14 +71,16 @@ const hasRoom = (self: PoolState<any, any, any>): boolean =>
 /**
  * The synchronous part of every submission: returns the accepted job, the error that turns it away, or
  * `undefined` when the submitter is to wait for room (`overflow: "suspend"`). An `execute` caller passes its
- * `onSettled`, registered on the job before the job is placed, since an idle worker may run the job inline.
+ * `onSettled`, registered on the job before the job is placed, since an idle worker may run the job inline. `span`
+ * gives the span the job's spans continue: by default the current fiber's, for a submitter that runs in its own fiber.
  */
 export const offer = <I, A, E>(
   self: PoolState<I, A, E>,
   input: I,
   options: JobOptions | undefined,
   tryOnly: boolean,
-  onSettled: Job<I, A, E>["onSettled"]
+  onSettled: Job<I, A, E>["onSettled"],
+  span: (self: PoolState<I, A, E>) => Tracer.AnySpan | undefined = submitterSpan
 ): Job<I, A, E> | SubmitError | undefined => {
   if (options !== undefined) {
     const invalid: InvalidJobOptions | undefined = checkJobOptions(options)
@@ -89,7 +91,7 @@ export const offer = <I, A, E>(
     return shutdownError(self, options?.id)
   }
   if (hasRoom(self)) {
-    const job = accept(self, input, options, submitterSpan(self))
+    const job = accept(self, input, options, span(self))
     job.onSettled = onSettled
     place(self, job)
     return job
@@ -100,7 +102,7 @@ export const offer = <I, A, E>(
     return new QueueFull({ pool: self.name, capacity: self.settings.capacity })
   }
   if (overflow === "dropping") {
-    const job = accept(self, input, options, submitterSpan(self))
+    const job = accept(self, input, options, span(self))
     job.onSettled = onSettled
     settleDropped(self, job, "dropping")
     return job
@@ -113,7 +115,7 @@ export const offer = <I, A, E>(
       unqueue(self, victim)
       settleDropped(self, victim, "sliding")
     }
-    const job = accept(self, input, options, submitterSpan(self))
+    const job = accept(self, input, options, span(self))
     job.onSettled = onSettled
     place(self, job)
     return job
