@@ -171,7 +171,8 @@ export const executeStream = <X, I, A, E, E2, R, R2>(
      * producer, which waits for room as `submit` does; so is the end of the chunk (the producer pulls the next).
      */
     const feed = (): void => {
-      if (feeding || blocked || chunk.length === 0) return
+      // nothing more is submitted once the output's scope closes, even while the producer is being stopped
+      if (feeding || blocked || closing || chunk.length === 0) return
       feeding = true
       while (!blocked && next < chunk.length && failure === undefined && hasRoom()) {
         const entry = enter()
