@@ -825,14 +825,9 @@ const executeAll = <I, A, E>(
         wake = undefined
       })
     })
-    // In a pool that is shutting down, the shutdown settles the group's jobs itself and returns the queued ones'
-    // inputs: the group leaves them to it and waits. Otherwise (the pool open or draining) it cancels them.
-    const endRest = Effect.suspend(() => {
-      const rest = unsettled.filter((job): job is engine.Job<I, A, E> => job !== undefined)
-      return engine.isStopping(self)
-        ? Effect.forEach(rest, engine.awaitSettled, { discard: true })
-        : engine.cancelAll(self, rest)
-    })
+    const endRest = Effect.suspend(() =>
+      engine.endAll(self, unsettled.filter((job): job is engine.Job<I, A, E> => job !== undefined))
+    )
     return Effect.flatMap(Effect.forkChild(submitAll), (submitter) =>
       Effect.flatMap(Effect.exit(restore(awaitEnd)), (exit): Effect.Effect<Array<A>, E | JobError | SubmitError> => {
         stopped = true

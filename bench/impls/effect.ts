@@ -247,18 +247,30 @@ export const poolSubmit: Implementation = {
   }
 }
 
+/**
+ * A batch that hands every input to the pool in one call (`run`), timed until it returns: the inputs are built before
+ * the clock starts.
+ */
+const oneCallBatch = (
+  run: (
+    pool: WorkerPoolModule.WorkerPool<void, void, never>,
+    inputs: ReadonlyArray<void>
+  ) => Effect.Effect<unknown, unknown>
+): Batch =>
+(options, warmup, between) =>
+  Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+    const pool = yield* makePool(options)
+    const pass = (count: number) =>
+      Effect.suspend(() => {
+        const inputs: Array<void> = new Array(count).fill(undefined)
+        return timed(run(pool, inputs))
+      })
+    return yield* twoPasses(pass, options.jobs, warmup, between)
+  })))
+
 /** The seeds' shape in one call: `executeAll` of every input, which returns the results in input order. */
 export const poolExecuteAll: Implementation = {
-  batch: (options, warmup, between) =>
-    Effect.runPromise(Effect.scoped(Effect.gen(function*() {
-      const pool = yield* makePool(options)
-      const pass = (count: number) =>
-        Effect.suspend(() => {
-          const inputs: Array<void> = new Array(count).fill(undefined)
-          return timed(pool.executeAll(inputs))
-        })
-      return yield* twoPasses(pass, options.jobs, warmup, between)
-    })))
+  batch: oneCallBatch((pool, inputs) => pool.executeAll(inputs))
 }
 
 // -----------------------------------------------------------------------------
@@ -332,14 +344,5 @@ export const effectHandoff: Implementation = {
 
 /** Every input as a stream through `executeStream`, with its default concurrency, the results drained. */
 export const poolExecuteStream: Implementation = {
-  batch: (options, warmup, between) =>
-    Effect.runPromise(Effect.scoped(Effect.gen(function*() {
-      const pool = yield* makePool(options)
-      const pass = (count: number) =>
-        Effect.suspend(() => {
-          const inputs: Array<void> = new Array(count).fill(undefined)
-          return timed(EffectStream.runDrain(pool.executeStream(EffectStream.fromIterable(inputs))))
-        })
-      return yield* twoPasses(pass, options.jobs, warmup, between)
-    })))
+  batch: oneCallBatch((pool, inputs) => EffectStream.runDrain(pool.executeStream(EffectStream.fromIterable(inputs))))
 }

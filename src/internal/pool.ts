@@ -33,7 +33,7 @@ import { register } from "./metrics.ts"
 import type { ResolvedSettings } from "./options.ts"
 import { SlidingLog } from "./rateLimit.ts"
 import { ReadyQueue } from "./readyQueue.ts"
-import { open, type PoolState } from "./state.ts"
+import { isStopping, open, type PoolState } from "./state.ts"
 import { Counters, snapshot } from "./stats.ts"
 import {
   awaitSettled,
@@ -51,8 +51,6 @@ export { Handle, JobHandleTypeId } from "./handle.ts"
 export type { Job, PoolError } from "./job.ts"
 export { awaitIdle, drain, pause, resize, resume, shutdown } from "./lifecycle.ts"
 export type { PoolState } from "./state.ts"
-export { isStopping } from "./state.ts"
-export { awaitSettled } from "./submit.ts"
 
 /**
  * What a pool built in its scope tells about its worker slots: a thread pool keeps one thread per slot, started
@@ -264,6 +262,17 @@ export const cancelAll = (
     cancelAllUnsafe(self, jobs, fiber.id)
     return Effect.forEach(jobs, awaitSettled, { discard: true })
   })
+
+/**
+ * Ends the jobs a group or a stream leaves behind, and waits for them: in a pool that is shutting down, the shutdown
+ * settles them itself (and returns the queued ones' inputs), so they are left to it; otherwise (the pool open or
+ * draining) they are cancelled.
+ */
+export const endAll = (
+  self: PoolState<any, any, any>,
+  jobs: ReadonlyArray<Job<any, any, any>>
+): Effect.Effect<void> =>
+  isStopping(self) ? Effect.forEach(jobs, awaitSettled, { discard: true }) : cancelAll(self, jobs)
 
 /**
  * Cancels jobs at once, on behalf of fiber `by`, without waiting: the queued ones settle now, the running ones once

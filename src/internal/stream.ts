@@ -32,9 +32,9 @@ import * as Stream from "effect/Stream"
 import type * as Tracer from "effect/Tracer"
 import type { SubmitError } from "../WorkerPoolError.ts"
 import { Job, type PoolError } from "./job.ts"
-import { cancelAll, cancelAllUnsafe, submitInGroup } from "./pool.ts"
+import { cancelAllUnsafe, endAll, submitInGroup } from "./pool.ts"
 import { isStopping, type PoolState } from "./state.ts"
-import { awaitSettled, offer, submitterSpan } from "./submit.ts"
+import { offer, submitterSpan } from "./submit.ts"
 
 /** One element in flight: its job from its acceptance until it settles, then (ordered) its value. */
 class Entry<A> {
@@ -51,8 +51,8 @@ const stop: Effect.Effect<never, unknown> = Effect.fail("stopped")
 
 /**
  * Runs one job per element of `items` through the pool, with at most `concurrency` of them in the pool and twice as
- * many between their submission and the emission of their result. `bind` turns the stream's context into the function that makes a job's input of
- * an element (the executor binds each effect to the caller's services).
+ * many between their submission and the emission of their result. `bind` turns the stream's context into the
+ * function that makes a job's input of an element (the executor binds each effect to the caller's services).
  */
 export const executeStream = <X, I, A, E, E2, R, R2>(
   self: PoolState<I, A, E>,
@@ -329,14 +329,7 @@ export const executeStream = <X, I, A, E, E2, R, R2>(
     })
 
     // The scope closes in reverse: the producer is marked as stopped and stops, then the jobs left in the pool end.
-    yield* Effect.addFinalizer(() =>
-      Effect.suspend(() => {
-        const rest = unsettledJobs()
-        return isStopping(self)
-          ? Effect.forEach(rest, awaitSettled, { discard: true })
-          : cancelAll(self, rest)
-      })
-    )
+    yield* Effect.addFinalizer(() => Effect.suspend(() => endAll(self, unsettledJobs())))
     yield* Effect.forkScoped(produce)
     yield* Effect.addFinalizer(() =>
       Effect.sync(() => {
