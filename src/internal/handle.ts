@@ -4,8 +4,8 @@
  *
  * A handle holds its job only until the job settles; from then on it holds the outcome alone (the job record lets go
  * of it), so that a program that keeps many handles (submit everything, then await everything) keeps a small object
- * per job, not the job's whole record. A success keeps its value alone, not an `Exit` around it (one object of 58
- * bytes per kept handle instead of two of 82 in all); `await` and `poll` wrap the value as they read it.
+ * per job, not the job's whole record. A success keeps its value alone, not an `Exit` around it (a kept handle is one
+ * object of three fields, 48 bytes on 64-bit V8, not two objects); `await` and `poll` wrap the value as they read it.
  */
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -29,6 +29,18 @@ class Failed<A, E> {
   constructor(exit: Exit.Failure<A, E>) {
     this.exit = exit
   }
+}
+
+/**
+ * A handle's outcome, once settled (`undefined` while the job is in the pool). A function of the module, not a private
+ * method of `Handle`: a class with a private method stamps each instance with a brand, one more field per handle.
+ */
+const exitOf = <A, E>(
+  state: Job<any, A, E> | Failed<A, E | PoolError> | A
+): Exit.Exit<A, E | PoolError> | undefined => {
+  if (state instanceof Job) return undefined
+  if (state instanceof Failed) return state.exit
+  return state === undefined ? Exit.void as Exit.Exit<A> : Exit.succeed(state as A)
 }
 
 export class Handle<A, E> implements JobHandle<A, E | PoolError> {
@@ -55,14 +67,6 @@ export class Handle<A, E> implements JobHandle<A, E | PoolError> {
     }
   }
 
-  /** The outcome, once settled (`undefined` while the job is in the pool). */
-  #exit(): Exit.Exit<A, E | PoolError> | undefined {
-    const state = this.#state
-    if (state instanceof Job) return undefined
-    if (state instanceof Failed) return state.exit
-    return state === undefined ? Exit.void as Exit.Exit<A> : Exit.succeed(state as A)
-  }
-
   get [JobHandleTypeId](): typeof JobHandleTypeId {
     return JobHandleTypeId
   }
@@ -74,11 +78,11 @@ export class Handle<A, E> implements JobHandle<A, E | PoolError> {
 
   get await(): Effect.Effect<A, E | PoolError> {
     const state = this.#state
-    return state instanceof Job ? awaitJob(state) : this.#exit()!
+    return state instanceof Job ? awaitJob(state) : exitOf(state)!
   }
 
   get poll(): Effect.Effect<Option.Option<Exit.Exit<A, E | PoolError>>> {
-    return Effect.sync(() => Option.fromUndefinedOr(this.#exit()))
+    return Effect.sync(() => Option.fromUndefinedOr(exitOf(this.#state)))
   }
 
   get interrupt(): Effect.Effect<void> {
