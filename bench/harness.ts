@@ -83,13 +83,17 @@ export const collectGarbage = (): void => {
 
 /**
  * What V8's garbage collector did from `start` to `stop`: its pauses of the main thread (every collection, young and
- * old, as Node's `gc` performance entries report them) and the young generation's size at the end. A program that
- * keeps many objects alive (handles, promises) makes the collector copy each of them and grows the young generation,
- * whose allocations then reach past the CPU's caches; these figures show how much of a pass that took.
+ * old, as Node's `gc` performance entries report them), the young generation's size at the end, and the process's
+ * minor page faults (each a fresh page of memory touched for the first time). A program that keeps many objects alive
+ * (handles, promises) makes the collector copy each of them and grows the young generation and the old one: fresh
+ * memory, a page fault per 4 KB, whose cost depends on the machine (see `pageFaultMicros` in `report.ts`); these figures show how
+ * much of a pass that took.
  */
 export const gcWatch = (): { readonly start: () => void; readonly stop: () => Promise<Measurement> } => {
   let from = Infinity
   let until = Infinity
+  let faultsFrom = 0
+  let faults = 0
   const entries: Array<PerformanceEntry> = []
   const observer = new PerformanceObserver((list) => {
     entries.push(...list.getEntries())
@@ -98,9 +102,11 @@ export const gcWatch = (): { readonly start: () => void; readonly stop: () => Pr
   return {
     start: () => {
       from = performance.now()
+      faultsFrom = process.resourceUsage().minorPageFault
     },
     stop: async () => {
       until = performance.now()
+      faults = process.resourceUsage().minorPageFault - faultsFrom
       // Node reports a collection on a later turn of the event loop: let the last ones of the pass arrive
       await new Promise((resolve) => setTimeout(resolve, 20))
       entries.push(...observer.takeRecords())
@@ -121,7 +127,8 @@ export const gcWatch = (): { readonly start: () => void; readonly stop: () => Pr
         gcMillis: millis,
         youngCollections: young,
         oldCollections: old,
-        youngGenerationMB: newSpace === undefined ? 0 : newSpace.space_size / 2 ** 20
+        youngGenerationMB: newSpace === undefined ? 0 : newSpace.space_size / 2 ** 20,
+        pageFaults: faults
       }
     }
   }
