@@ -388,7 +388,7 @@ export const renderReport = (
         return [
           `${label[impl]} ${Math.round(gc)} ms of ${Math.round(millis)} ` +
           `(${Math.round((100 * gc) / millis)}%), ${Math.round(young)} MB` +
-          (faults === undefined ? "" : `, ${formatNumber(faults)} page faults`)
+          (faults === undefined ? "" : `, ${Math.round(faults).toLocaleString("en-US")} page faults`)
         ]
       })
       if (cells.length > 0) parts.push(`C=${c}: ${cells.join("; ")}`)
