@@ -7,6 +7,8 @@ import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as Schedule from "effect/Schedule"
+import * as Scope from "effect/Scope"
 import { TestClock } from "effect/testing"
 import { WorkerPool, WorkerPoolError } from "../src/index.ts"
 import { fork, trackFibers } from "./utils/fibers.ts"
@@ -181,6 +183,78 @@ describe("shutdown", () => {
             "PoolShutdown"
           )
         }
+      }))
+
+    it.effect("a handler that closes its own pool's scope shuts the pool down at once: every job settles", () =>
+      Effect.gen(function*() {
+        const log: Array<string> = []
+        const { alive, result: outcomes, started } = yield* trackFibers(Effect.gen(function*() {
+          const scope = yield* Scope.make()
+          const pool: WorkerPool.WorkerPool<number, number> = yield* WorkerPool.make({
+            handler: (ms: number) =>
+              ms === 0
+                ? Effect.sleep(1).pipe(
+                  Effect.andThen(Effect.suspend(() => Scope.close(scope, Exit.void))),
+                  Effect.andThen(Effect.sync(() => log.push("the closing handler went on"))),
+                  Effect.as(0)
+                )
+                : Effect.sleep(ms).pipe(
+                  Effect.onInterrupt(() => Effect.sync(() => log.push(`interrupted ${ms}`))),
+                  Effect.as(ms)
+                ),
+            concurrency: 2
+          }).pipe(Scope.provide(scope))
+          const handles = yield* Effect.forEach([0, 50, 60], (ms) => pool.submit(ms))
+          // the default shutdownTimeout is 30 seconds: the close must not wait for it, nor for the closing job
+          yield* TestClock.adjust(1)
+          const outcomes = yield* Effect.forEach(handles, (h) => Effect.flip(h.await))
+          return { outcomes, stats: yield* pool.stats }
+        }))
+        assert.deepStrictEqual(outcomes.outcomes.map((e) => e._tag), ["PoolShutdown", "PoolShutdown", "PoolShutdown"])
+        assert.deepStrictEqual(log, ["interrupted 50"])
+        const stats = outcomes.stats
+        assert.deepStrictEqual([stats.state, stats.running, stats.queued, stats.workers], ["closed", 0, 0, 0])
+        assert.strictEqual(stats.shutdown, 3)
+        accounted(stats)
+        assert.isAtLeast(started, 2, "the fibers counted include the 2 workers")
+        assert.strictEqual(alive, 0)
+      }))
+
+    it.effect("a retry schedule that closes its pool's scope shuts the pool down at once: every job settles", () =>
+      Effect.gen(function*() {
+        const { alive, result, started } = yield* trackFibers(Effect.gen(function*() {
+          const scope = yield* Scope.make()
+          const pool: WorkerPool.WorkerPool<number, number, string> = yield* WorkerPool.make({
+            handler: (ms: number) =>
+              ms === 0
+                ? Effect.sleep(5).pipe(Effect.andThen(Effect.fail("boom")))
+                : Effect.sleep(ms).pipe(Effect.as(ms)),
+            concurrency: 2,
+            retry: Schedule.recurs(3).pipe(
+              Schedule.tap(() => Effect.sleep(1).pipe(Effect.andThen(Scope.close(scope, Exit.void))))
+            )
+          }).pipe(Scope.provide(scope))
+          const handles = yield* Effect.forEach([50, 0, 60], (ms) => pool.submit(ms))
+          yield* TestClock.adjust(6)
+          const outcomes = yield* Effect.forEach(handles, (h) => Effect.flip(h.await))
+          yield* TestClock.adjust(1)
+          return { outcomes, stats: yield* pool.stats }
+        }))
+        assert.deepStrictEqual(
+          result.outcomes.map((e) => typeof e === "string" ? e : e._tag),
+          ["PoolShutdown", "PoolShutdown", "PoolShutdown"]
+        )
+        const stats = result.stats
+        assert.deepStrictEqual([stats.state, stats.running, stats.queued, stats.retrying, stats.workers], [
+          "closed",
+          0,
+          0,
+          0,
+          0
+        ])
+        accounted(stats)
+        assert.isAtLeast(started, 3, "the fibers counted include the 2 workers and the schedule's step")
+        assert.strictEqual(alive, 0)
       }))
 
     it.effect("shutdownTimeout: 0 interrupts at once when the scope closes", () =>

@@ -5,14 +5,16 @@
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import type * as Fiber from "effect/Fiber"
 import * as FiberSet from "effect/FiberSet"
 import type { Concurrency } from "../WorkerPool.ts"
 import { InvalidPoolOptions } from "../WorkerPoolError.ts"
+import type { Job } from "./job.ts"
 import { resolveConcurrency } from "./options.ts"
 import { takeAllQueued } from "./queue.ts"
 import { settleShutdown, signalIfIdle } from "./settle.ts"
 import { closed, draining, open, paused, type PoolState, stopping } from "./state.ts"
-import { rejectWaiters } from "./submit.ts"
+import { awaitSettled, rejectWaiters } from "./submit.ts"
 import { dispatch, rebalance, releaseAll, stopJob } from "./worker.ts"
 
 /** Stops intake. What is queued will still run: a paused pool resumes, since it must finish its work. */
@@ -77,9 +79,13 @@ export const shutdown = <I>(self: PoolState<I, any, any>): Effect.Effect<Array<I
     return Effect.as(Effect.andThen(awaitIdle(self), stopWorkers(self)), unstarted)
   })
 
-/** Closing the pool's scope: a drain bounded by `shutdownTimeout`, then a shutdown of what is left. */
+/**
+ * Closing the pool's scope: a drain bounded by `shutdownTimeout`, then a shutdown of what is left. When the scope is
+ * closed from inside the pool (one of its jobs), see `closeFromInside`.
+ */
 export const close = (self: PoolState<any, any, any>): Effect.Effect<void> =>
   Effect.withFiber((fiber) => {
+    if (isOwnFiber(self, fiber)) return closeFromInside(self, fiber)
     stopIntake(self)
     const deadline = self.settings.shutdownTimeout
     const graceful = deadline === Infinity
@@ -95,6 +101,36 @@ export const close = (self: PoolState<any, any, any>): Effect.Effect<void> =>
       Effect.andThen(stopWorkers(self))
     )
   })
+
+/**
+ * Closing the pool's scope from inside the pool: on one of its own fibers (a handler, a retry policy or a retry
+ * schedule closes the scope the pool was built in). The close runs there uninterruptibly, as a scope's finalizers do:
+ * a drain would wait for the very job that is closing the pool, and so would the close of the pool's fibers. So the
+ * pool shuts down at once instead: every other job settles with `PoolShutdown` (the running ones once their
+ * finalizers have run) before the close returns, and the closing job is stopped too, settling with `PoolShutdown` as
+ * soon as the close has returned and its fiber is interruptible again. That fiber is the one the close does not wait
+ * for: it is the fiber running the close, and it ends as its job does.
+ */
+/**
+ * Whether `fiber` is one of the pool's own: a worker (which records itself in its slot as it starts, before it runs
+ * a job) or any other fiber of the pool's set (a retry schedule's step, once started).
+ */
+const isOwnFiber = (self: PoolState<any, any, any>, fiber: Fiber.Fiber<unknown, unknown>): boolean => {
+  for (const slot of self.slots) if (slot.fiber === fiber) return true
+  const fibers = self.fibers.state
+  return fibers._tag === "Open" && fibers.backing.has(fiber as Fiber.Fiber<void>)
+}
+
+const closeFromInside = (self: PoolState<any, any, any>, fiber: Fiber.Fiber<unknown, unknown>): Effect.Effect<void> => {
+  const others: Array<Job<any, any, any>> = []
+  for (const slot of self.slots) {
+    if (slot.job !== undefined && slot.fiber !== fiber) others.push(slot.job)
+  }
+  abort(self, fiber.id)
+  const fibers = self.fibers.state
+  if (fibers._tag === "Open") fibers.backing.delete(fiber as Fiber.Fiber<void>)
+  return Effect.andThen(Effect.forEach(others, awaitSettled, { discard: true }), stopWorkers(self))
+}
 
 /** Holds jobs back from starting. Only an open pool pauses: a pool that stops must still finish its queued jobs. */
 export const pause = (self: PoolState<any, any, any>): Effect.Effect<void> =>
