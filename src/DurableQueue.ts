@@ -506,7 +506,12 @@ export const consume = <I, A, E, R>(
       })
     }
     const pool = yield* WorkerPool.make({
-      handler: (job: Delivered<I>) => options.handler(job.input, job.metadata),
+      // the worker fiber running a taker's job is recorded: a handler may close its own consumer (see the finalizer)
+      handler: (job: Delivered<I>) =>
+        Effect.withFiber((fiber) => {
+          job.taker.worker = fiber
+          return options.handler(job.input, job.metadata)
+        }),
       concurrency,
       capacity: concurrency,
       timeout: options.timeout,
@@ -567,9 +572,22 @@ export const consume = <I, A, E, R>(
         : Exit.die(Cause.squash(cause))
       return Effect.andThen(Effect.ignore(record(metadata.id, final)), Effect.failCause(cause))
     }
-    const run = (input: I, metadata: JobMetadata) =>
+    // `execute`, but an interruption of the taker cancels its job and waits for it only while the taker is not
+    // abandoned: a handler that closes its own consumer cannot settle before the close returns. The pool always has
+    // room (one job per taker), so the submission never waits.
+    const execute = (taker: Taker, input: I, metadata: JobMetadata) =>
+      Effect.uninterruptibleMask((restore) =>
+        Effect.flatMap(
+          pool.submit({ input, metadata, taker }, { id: metadata.id }),
+          (handle) =>
+            restore(handle.await).pipe(
+              Effect.onInterrupt(() => taker.abandoned ? Effect.void : handle.interrupt)
+            )
+        )
+      )
+    const run = (taker: Taker, input: I, metadata: JobMetadata) =>
       Effect.flatMap(
-        Effect.exit(pool.execute({ input, metadata }, { id: metadata.id })),
+        Effect.exit(execute(taker, input, metadata)),
         (exit): Effect.Effect<void, unknown> => {
           if (Exit.isSuccess(exit)) {
             if (queue.resultTimeToLive === undefined) return Effect.void
@@ -629,7 +647,7 @@ export const consume = <I, A, E, R>(
             onFailure: (cause) => undecodable(metadata.id, cause),
             onSuccess: (input) => {
               taker.running = true
-              return Effect.flatMap(Effect.exit(run(input, metadata)), ran)
+              return Effect.flatMap(Effect.exit(run(taker, input, metadata)), ran)
             }
           })
         ),
@@ -639,17 +657,23 @@ export const consume = <I, A, E, R>(
     }
     yield* heartbeat(backend, queue, pool, concurrency, storeScope)
     for (let i = 0; i < concurrency; i++) {
-      const taker: Taker = { running: false, fiber: undefined }
+      const taker: Taker = { running: false, fiber: undefined, worker: undefined, abandoned: false }
       taker.fiber = yield* Effect.forkIn(loop(taker), storeScope)
       takers.push(taker)
     }
+    // A handler may close its own consumer's scope: the close then runs on the worker running that handler's job,
+    // which cannot settle before the close returns. Its taker is abandoned (it stops at once, and its job is released
+    // to the queue as at a shutdown), and the close waits for the other takers only.
     yield* Effect.addFinalizer(() =>
       Effect.gen(function*() {
         closing = true
+        const closer = Fiber.getCurrent()
+        const own = takers.find((taker) => taker.running && taker.worker === closer)
+        if (own !== undefined) own.abandoned = true
         for (const taker of takers) {
-          if (!taker.running && taker.fiber !== undefined) yield* Fiber.interrupt(taker.fiber)
+          if ((taker === own || !taker.running) && taker.fiber !== undefined) yield* Fiber.interrupt(taker.fiber)
         }
-        const fibers = takers.flatMap((taker) => taker.fiber === undefined ? [] : [taker.fiber])
+        const fibers = takers.flatMap((taker) => taker.fiber === undefined || taker === own ? [] : [taker.fiber])
         yield* Effect.timeoutOption(Fiber.awaitAll(fibers), shutdownTimeout)
         yield* Fiber.interruptAll(fibers)
       })
@@ -1050,11 +1074,16 @@ class OutcomeKey extends Persistable.Class<{ payload: { readonly id: string } }>
 interface Delivered<I> {
   readonly input: I
   readonly metadata: JobMetadata
+  readonly taker: Taker
 }
 
 interface Taker {
   running: boolean
   fiber: Fiber.Fiber<void> | undefined
+  /** the pool's worker fiber that runs (or last ran) the taker's job */
+  worker: Fiber.Fiber<unknown, unknown> | undefined
+  /** its job's handler closed the consumer: an interruption of the taker no longer waits for the job */
+  abandoned: boolean
 }
 
 type StoreService = PersistedQueue.PersistedQueueStore["Service"]

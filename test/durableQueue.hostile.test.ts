@@ -267,6 +267,51 @@ for (const [kind, label] of kinds) {
     )
 
     live(
+      "a handler that closes its own consumer's scope: the close returns, the other job finishes, and the closing job is released and runs again",
+      () =>
+        Effect.gen(function*() {
+          // maxAttempts is 1: a release that spent an attempt would send the closing job to the failed record
+          const queue = numbers("self-close", { maxAttempts: 1 })
+          const scope = yield* Scope.make()
+          const started = yield* Queue.unbounded<string>()
+          const log: Array<string> = []
+          // added first, run last: the close has run every finalizer of the consumer
+          const closed = yield* Deferred.make<void>()
+          yield* Scope.addFinalizer(scope, Deferred.succeed(closed, undefined))
+          yield* DurableQueue.consume(queue, {
+            concurrency: 2,
+            shutdownTimeout: "10 seconds",
+            handler: (n, job) =>
+              Effect.andThen(
+                Queue.offer(started, job.id),
+                n === 0
+                  ? Effect.sleep("50 millis").pipe(
+                    Effect.andThen(Effect.suspend(() => Scope.close(scope, Exit.void))),
+                    Effect.andThen(Effect.sync(() => log.push("went on after the close"))),
+                    Effect.as(-1)
+                  )
+                  : Effect.as(Effect.sleep("300 millis"), n)
+              )
+          }).pipe(Scope.provide(scope))
+          const closing = yield* DurableQueue.offer(queue, 0, { id: "closing" })
+          const other = yield* DurableQueue.offer(queue, 1, { id: "other" })
+          yield* takeN(started, 2)
+          yield* Deferred.await(closed).pipe(Effect.timeout("5 seconds"), Effect.orDie)
+          // the close ran inside the handler; the other job had its shutdownTimeout and finished
+          assert.deepStrictEqual(yield* outcomeOf(queue, other), Exit.succeed(1))
+          assert.deepStrictEqual(log, [])
+          const runs = new Map<string, number>()
+          yield* DurableQueue.consume(queue, {
+            handler: (n, job) => Effect.sync(() => bump(runs, job.id)).pipe(Effect.as(n + 100))
+          })
+          assert.deepStrictEqual(yield* outcomeOf(queue, closing), Exit.succeed(100))
+          assert.deepStrictEqual([...runs], [["closing", 1]])
+          assert.deepStrictEqual(yield* DurableQueue.failed(queue), [])
+          yield* assertDrained(kind, queue)
+        })
+    )
+
+    live(
       "consumers started and stopped in a loop lose no job and leave no taker or subscription behind",
       () =>
         Effect.gen(function*() {
