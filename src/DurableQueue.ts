@@ -506,12 +506,12 @@ export const consume = <I, A, E, R>(
       })
     }
     const pool = yield* WorkerPool.make({
-      // the worker fiber running a taker's job is recorded: a handler may close its own consumer (see the finalizer)
-      handler: (job: Delivered<I>) =>
-        Effect.withFiber((fiber) => {
-          job.taker.worker = fiber
-          return options.handler(job.input, job.metadata)
-        }),
+      // a handler runs with its taker in its context, and so does every fiber it starts: it may close its own
+      // consumer (see the consumer's finalizer), on its fiber or on one it starts (a parallel scope's finalizer)
+      handler: (job: Delivered<I>) => {
+        const effect = options.handler(job.input, job.metadata)
+        return Effect.isEffect(effect) ? Effect.provideService(effect, CurrentTaker, job.taker) : effect
+      },
       concurrency,
       capacity: concurrency,
       timeout: options.timeout,
@@ -657,25 +657,26 @@ export const consume = <I, A, E, R>(
     }
     yield* heartbeat(backend, queue, pool, concurrency, storeScope)
     for (let i = 0; i < concurrency; i++) {
-      const taker: Taker = { running: false, fiber: undefined, worker: undefined, abandoned: false }
+      const taker: Taker = { running: false, fiber: undefined, abandoned: false }
       taker.fiber = yield* Effect.forkIn(loop(taker), storeScope)
       takers.push(taker)
     }
-    // A handler may close its own consumer's scope: the close then runs on the worker running that handler's job,
-    // which cannot settle before the close returns. Its taker is abandoned (it stops at once, and its job is released
-    // to the queue as at a shutdown), and the close waits for the other takers only.
+    // A handler may close its own consumer's scope: its job cannot settle before the close returns. Its taker is
+    // abandoned: the close waits for the other takers only, then stops it without waiting for its job, which is
+    // released to the queue as at a shutdown (last, so that the other jobs have ended first).
     yield* Effect.addFinalizer(() =>
       Effect.gen(function*() {
         closing = true
-        const closer = Fiber.getCurrent()
-        const own = takers.find((taker) => taker.running && taker.worker === closer)
+        const closer = Fiber.getCurrent()?.getRef(CurrentTaker)
+        const own = takers.find((taker) => taker.running && taker === closer)
         if (own !== undefined) own.abandoned = true
         for (const taker of takers) {
-          if ((taker === own || !taker.running) && taker.fiber !== undefined) yield* Fiber.interrupt(taker.fiber)
+          if (!taker.running && taker !== own && taker.fiber !== undefined) yield* Fiber.interrupt(taker.fiber)
         }
         const fibers = takers.flatMap((taker) => taker.fiber === undefined || taker === own ? [] : [taker.fiber])
         yield* Effect.timeoutOption(Fiber.awaitAll(fibers), shutdownTimeout)
         yield* Fiber.interruptAll(fibers)
+        if (own?.fiber !== undefined) yield* Fiber.interrupt(own.fiber)
       })
     )
     return { queue: queue.name, stats: pool.stats }
@@ -1080,11 +1081,14 @@ interface Delivered<I> {
 interface Taker {
   running: boolean
   fiber: Fiber.Fiber<void> | undefined
-  /** the pool's worker fiber that runs (or last ran) the taker's job */
-  worker: Fiber.Fiber<unknown, unknown> | undefined
   /** its job's handler closed the consumer: an interruption of the taker no longer waits for the job */
   abandoned: boolean
 }
+
+/** The taker whose job a handler runs, in the handler's context and that of every fiber it starts. */
+const CurrentTaker = Context.Reference<Taker | undefined>("effect-worker-pool/DurableQueue/CurrentTaker", {
+  defaultValue: () => undefined
+})
 
 type StoreService = PersistedQueue.PersistedQueueStore["Service"]
 

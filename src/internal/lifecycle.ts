@@ -13,7 +13,7 @@ import type { Job } from "./job.ts"
 import { resolveConcurrency } from "./options.ts"
 import { takeAllQueued } from "./queue.ts"
 import { settleShutdown, signalIfIdle } from "./settle.ts"
-import { closed, draining, open, paused, type PoolState, stopping } from "./state.ts"
+import { closed, CurrentSlot, draining, InsidePool, open, paused, type PoolState, stopping } from "./state.ts"
 import { awaitSettled, rejectWaiters } from "./submit.ts"
 import { dispatch, rebalance, releaseAll, stopJob } from "./worker.ts"
 
@@ -75,17 +75,18 @@ export const drain = (self: PoolState<any, any, any>): Effect.Effect<void> =>
 
 export const shutdown = <I>(self: PoolState<I, any, any>): Effect.Effect<Array<I>> =>
   Effect.withFiber((fiber) => {
+    if (isInside(self, fiber)) return stopFromInside(self, fiber)
     const unstarted = abort(self, fiber.id)
     return Effect.as(Effect.andThen(awaitIdle(self), stopWorkers(self)), unstarted)
   })
 
 /**
  * Closing the pool's scope: a drain bounded by `shutdownTimeout`, then a shutdown of what is left. When the scope is
- * closed from inside the pool (one of its jobs), see `closeFromInside`.
+ * closed from inside the pool (by one of its jobs), see `stopFromInside`.
  */
 export const close = (self: PoolState<any, any, any>): Effect.Effect<void> =>
   Effect.withFiber((fiber) => {
-    if (isOwnFiber(self, fiber)) return closeFromInside(self, fiber)
+    if (isInside(self, fiber)) return Effect.asVoid(stopFromInside(self, fiber))
     stopIntake(self)
     const deadline = self.settings.shutdownTimeout
     const graceful = deadline === Infinity
@@ -103,33 +104,43 @@ export const close = (self: PoolState<any, any, any>): Effect.Effect<void> =>
   })
 
 /**
- * Closing the pool's scope from inside the pool: on one of its own fibers (a handler, a retry policy or a retry
- * schedule closes the scope the pool was built in). The close runs there uninterruptibly, as a scope's finalizers do:
- * a drain would wait for the very job that is closing the pool, and so would the close of the pool's fibers. So the
- * pool shuts down at once instead: every other job settles with `PoolShutdown` (the running ones once their
- * finalizers have run) before the close returns, and the closing job is stopped too, settling with `PoolShutdown` as
- * soon as the close has returned and its fiber is interruptible again. That fiber is the one the close does not wait
- * for: it is the fiber running the close, and it ends as its job does.
+ * Whether `fiber` runs inside the pool: it is one of the pool's fibers (a worker, a retry schedule's step), or was
+ * started from one (a fiber a handler forked, the fiber a parallel scope runs a finalizer on as a handler closes it).
  */
-/**
- * Whether `fiber` is one of the pool's own: a worker (which records itself in its slot as it starts, before it runs
- * a job) or any other fiber of the pool's set (a retry schedule's step, once started).
- */
-const isOwnFiber = (self: PoolState<any, any, any>, fiber: Fiber.Fiber<unknown, unknown>): boolean => {
-  for (const slot of self.slots) if (slot.fiber === fiber) return true
-  const fibers = self.fibers.state
-  return fibers._tag === "Open" && fibers.backing.has(fiber as Fiber.Fiber<void>)
-}
+const isInside = (self: PoolState<any, any, any>, fiber: Fiber.Fiber<unknown, unknown>): boolean =>
+  fiber.getRef(InsidePool) === self.token
 
-const closeFromInside = (self: PoolState<any, any, any>, fiber: Fiber.Fiber<unknown, unknown>): Effect.Effect<void> => {
+/**
+ * Stopping the pool from inside: its scope closed, or `shutdown` run, by one of its own jobs (a handler, a retry
+ * policy or schedule closes the scope the pool was built in, or runs `shutdown` where it cannot be interrupted, as a
+ * scope's finalizers run). A drain, or a shutdown that waits for every job, would wait for the very job that is
+ * stopping the pool, and so would the close of the pool's fibers. So the pool shuts down at once: every other job
+ * settles with `PoolShutdown` (the running ones once their finalizers have run) before the stop returns, and the
+ * job that stops the pool is stopped too, settling with `PoolShutdown` once the stop has returned to it and its
+ * worker is interruptible again. That worker's fiber, and the fiber running the stop, are the ones the stop does
+ * not wait for: they end with the job. Returns the inputs of the jobs that never started.
+ */
+const stopFromInside = <I>(
+  self: PoolState<I, any, any>,
+  fiber: Fiber.Fiber<unknown, unknown>
+): Effect.Effect<Array<I>> => {
+  const slot = fiber.getRef(CurrentSlot)
+  const own = slot !== undefined && self.slots[slot.index - 1] === slot ? slot : undefined
+  const ownWorker = own?.fiber
   const others: Array<Job<any, any, any>> = []
-  for (const slot of self.slots) {
-    if (slot.job !== undefined && slot.fiber !== fiber) others.push(slot.job)
+  for (const each of self.slots) {
+    if (each.job !== undefined && each !== own) others.push(each.job)
   }
-  abort(self, fiber.id)
+  const unstarted = abort(self, fiber.id)
   const fibers = self.fibers.state
-  if (fibers._tag === "Open") fibers.backing.delete(fiber as Fiber.Fiber<void>)
-  return Effect.andThen(Effect.forEach(others, awaitSettled, { discard: true }), stopWorkers(self))
+  if (fibers._tag === "Open") {
+    fibers.backing.delete(fiber as Fiber.Fiber<void>)
+    if (ownWorker !== undefined) fibers.backing.delete(ownWorker as Fiber.Fiber<void>)
+  }
+  return Effect.as(
+    Effect.andThen(Effect.forEach(others, awaitSettled, { discard: true }), stopWorkers(self)),
+    unstarted
+  )
 }
 
 /** Holds jobs back from starting. Only an open pool pauses: a pool that stops must still finish its queued jobs. */

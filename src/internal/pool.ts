@@ -21,7 +21,7 @@ import * as Effectable from "effect/Effectable"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as FiberSet from "effect/FiberSet"
-import type * as Scope from "effect/Scope"
+import * as Scope from "effect/Scope"
 import type { JobInfo, JobOptions, Stats } from "../WorkerPool.ts"
 import type { SubmitError } from "../WorkerPoolError.ts"
 import { Handle } from "./handle.ts"
@@ -33,7 +33,7 @@ import { register } from "./metrics.ts"
 import type { ResolvedSettings } from "./options.ts"
 import { SlidingLog } from "./rateLimit.ts"
 import { ReadyQueue } from "./readyQueue.ts"
-import { isStopping, open, type PoolState } from "./state.ts"
+import { InsidePool, isStopping, open, type PoolState, type PoolToken } from "./state.ts"
 import { Counters, snapshot } from "./stats.ts"
 import {
   awaitSettled,
@@ -73,18 +73,37 @@ export const make = <I, A, E, R>(
   settings: ResolvedSettings,
   run: (input: I, info: JobInfo) => Effect.Effect<A, E, R>
 ): Effect.Effect<PoolState<I, A, E>, never, R | Scope.Scope> =>
+  Effect.flatMap(
+    Effect.scope,
+    // The pool's finalizers run in a scope of its own, in order (the close drains before the fibers are stopped),
+    // whatever the strategy of the scope it is built in: a parallel scope would run them at once.
+    (outer) => Effect.flatMap(Scope.fork(outer, "sequential"), (scope) => Scope.provide(build(settings, run), scope))
+  )
+
+const build = <I, A, E, R>(
+  settings: ResolvedSettings,
+  run: (input: I, info: JobInfo) => Effect.Effect<A, E, R>
+): Effect.Effect<PoolState<I, A, E>, never, R | Scope.Scope> =>
   Effect.gen(function*() {
     const fibers = yield* FiberSet.make<void>()
     const clock = yield* Clock.Clock
     const rate = settings.rateLimit
     const events = yield* SlotEvents
+    const token: PoolToken = {}
     const self: PoolState<I, A, E> = {
       name: settings.name,
       settings,
       clock,
       origin: clock.currentTimeMillisUnsafe(),
       fibers,
-      fork: (yield* FiberSet.runtime(fibers)<R>()) as unknown as PoolState<I, A, E>["fork"],
+      token,
+      // every fiber of the pool carries its token: a close that runs on one of them, or on a fiber started from one
+      // (a parallel scope's finalizer), comes from inside the pool (see `lifecycle.ts`)
+      fork: (yield* Effect.provideService(FiberSet.runtime(fibers)<R>(), InsidePool, token)) as unknown as PoolState<
+        I,
+        A,
+        E
+      >["fork"],
       run,
       wantsInfo: run.length !== 1,
       retry: settings.retry,
