@@ -506,12 +506,12 @@ export const consume = <I, A, E, R>(
       })
     }
     const pool = yield* WorkerPool.make({
-      // a handler runs with its taker in its context, and so does every fiber it starts: it may close its own
-      // consumer (see the consumer's finalizer), on its fiber or on one it starts (a parallel scope's finalizer)
-      handler: (job: Delivered<I>) => {
-        const effect = options.handler(job.input, job.metadata)
-        return Effect.isEffect(effect) ? Effect.provideService(effect, CurrentTaker, job.taker) : effect
-      },
+      // the worker fiber running a taker's job is recorded: a handler may close its own consumer (see the finalizer)
+      handler: (job: Delivered<I>) =>
+        Effect.withFiber((fiber) => {
+          job.taker.worker = fiber
+          return options.handler(job.input, job.metadata)
+        }),
       concurrency,
       capacity: concurrency,
       timeout: options.timeout,
@@ -657,7 +657,7 @@ export const consume = <I, A, E, R>(
     }
     yield* heartbeat(backend, queue, pool, concurrency, storeScope)
     for (let i = 0; i < concurrency; i++) {
-      const taker: Taker = { running: false, fiber: undefined, abandoned: false }
+      const taker: Taker = { running: false, fiber: undefined, worker: undefined, abandoned: false }
       taker.fiber = yield* Effect.forkIn(loop(taker), storeScope)
       takers.push(taker)
     }
@@ -667,8 +667,8 @@ export const consume = <I, A, E, R>(
     yield* Effect.addFinalizer(() =>
       Effect.gen(function*() {
         closing = true
-        const closer = Fiber.getCurrent()?.getRef(CurrentTaker)
-        const own = takers.find((taker) => taker.running && taker === closer)
+        const closer = Fiber.getCurrent()
+        const own = takers.find((taker) => taker.running && taker.worker === closer)
         if (own !== undefined) own.abandoned = true
         for (const taker of takers) {
           if (!taker.running && taker !== own && taker.fiber !== undefined) yield* Fiber.interrupt(taker.fiber)
@@ -1081,14 +1081,11 @@ interface Delivered<I> {
 interface Taker {
   running: boolean
   fiber: Fiber.Fiber<void> | undefined
+  /** the pool's worker fiber that runs (or last ran) the taker's job */
+  worker: Fiber.Fiber<unknown, unknown> | undefined
   /** its job's handler closed the consumer: an interruption of the taker no longer waits for the job */
   abandoned: boolean
 }
-
-/** The taker whose job a handler runs, in the handler's context and that of every fiber it starts. */
-const CurrentTaker = Context.Reference<Taker | undefined>("effect-worker-pool/DurableQueue/CurrentTaker", {
-  defaultValue: () => undefined
-})
 
 type StoreService = PersistedQueue.PersistedQueueStore["Service"]
 

@@ -11,7 +11,6 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
-import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
@@ -465,9 +464,8 @@ describe("closing a pool's scope from inside the pool", () => {
       assert.strictEqual((yield* pool.stats).state, "closed")
     }))
 
-  // A scope whose finalizers run in parallel runs each one on a fiber of its own, forked by the closing fiber: the
-  // pool's close runs there, not on the closing worker, and must still see that it comes from inside the pool (or it
-  // would drain, waiting for the closing job, which waits for the close).
+  // A parallel scope that holds the pool alone runs the pool's finalizers (in their own sequential scope) on the
+  // closing fiber itself, which the close sees as the pool's own.
   it.live("a handler closes a parallel scope the pool was built in", () =>
     Effect.gen(function*() {
       const scope = yield* Scope.make("parallel")
@@ -502,65 +500,6 @@ describe("closing a pool's scope from inside the pool", () => {
       assert.deepStrictEqual(exits.map(outcome), ["ok:1", "ok:2", "ok:3"])
     }))
 
-  // `Layer.mergeAll` (and so `Layer.merge`) builds its layers in a scope that closes them in parallel
-  it.live("a handler closes the scope of a merged layer that provides its pool", () =>
-    Effect.gen(function*() {
-      const scope = yield* Scope.make()
-      const context = yield* Layer.buildWithScope(
-        Layer.mergeAll(
-          WorkerPool.layer(Pool, {
-            handler: (n: number) =>
-              n === 0
-                ? Effect.sleep(10).pipe(
-                  Effect.andThen(Effect.suspend(() => Scope.close(scope, Exit.void))),
-                  Effect.as(0)
-                )
-                : Effect.as(Effect.sleep(5_000), n),
-            concurrency: 2,
-            shutdownTimeout: "200 millis"
-          }),
-          Layer.succeed(Other, { name: "other" })
-        ),
-        scope
-      )
-      const pool = Context.get(context, Pool)
-      const handles = yield* Effect.forEach([1, 0, 2], (n) => pool.submit(n))
-      const exits = yield* settleAll(pool, handles)
-      assert.deepStrictEqual(exits.map(outcome), Array(3).fill("PoolShutdown"))
-      assert.strictEqual((yield* pool.stats).state, "closed")
-    }))
-
-  // A close on a fiber the handler forks comes from inside the pool too (the fiber carries the pool's token): the
-  // pool shuts down at once, without waiting for `shutdownTimeout` (for ever with `Infinity`) while the handler
-  // waits for the close.
-  for (const fork of ["forkChild", "forkDetach"] as const) {
-    it.live(`a handler closes the scope from a fiber it forks (${fork}) and joins: the pool shuts down at once`, () =>
-      Effect.gen(function*() {
-        const scope = yield* Scope.make()
-        const pool = yield* WorkerPool.make({
-          handler: (n: number) =>
-            n === 0
-              ? Effect.sleep(10).pipe(
-                Effect.andThen(
-                  fork === "forkChild"
-                    ? Effect.forkChild(Scope.close(scope, Exit.void))
-                    : Effect.forkDetach(Scope.close(scope, Exit.void))
-                ),
-                Effect.flatMap(Fiber.join),
-                Effect.as(0)
-              )
-              : Effect.as(Effect.sleep(5_000), n),
-          concurrency: 2,
-          shutdownTimeout: "Infinity"
-        }).pipe(Scope.provide(scope))
-        const handles = yield* Effect.forEach([1, 0, 2], (n) => pool.submit(n))
-        const [took, exits] = yield* Effect.timed(settleAll(pool, handles))
-        assert.deepStrictEqual(exits.map(outcome), Array(3).fill("PoolShutdown"))
-        assert.isBelow(Duration.toMillis(took), 2_000)
-        yield* eventually(pool.stats, (stats) => stats.state === "closed")
-      }))
-  }
-
   // a release that shuts the pool down: natural outside, and run on the closing worker when a handler closes
   it.live("a handler closes a scope where the pool was acquired with `shutdown` as its release", () =>
     Effect.gen(function*() {
@@ -581,8 +520,6 @@ describe("closing a pool's scope from inside the pool", () => {
       assert.strictEqual((yield* pool.stats).state, "closed")
     }))
 })
-
-class Other extends Context.Service<Other, { readonly name: string }>()("test/selfClose/Other") {}
 
 class Pool extends Context.Service<Pool, WorkerPool.WorkerPool<number, number>>()("test/selfClose/Pool") {}
 
@@ -839,39 +776,6 @@ describe("a handler closing its own durable consumer, elsewhere", () => {
       }))
       assert.isAtLeast(started, 4)
       assert.strictEqual(alive, 0)
-    }))
-
-  // `Layer.mergeAll` builds each layer in a scope that its parent closes on a fiber of its own
-  live("a handler closes the scope of a merged layer that runs its consumer", () =>
-    Effect.gen(function*() {
-      const queue = numbers("merged")
-      const scope = yield* Scope.make()
-      const closed = yield* Deferred.make<void>()
-      yield* Scope.addFinalizer(scope, Deferred.succeed(closed, undefined))
-      const store = yield* Effect.context<DurableQueue.DurableQueueStore>()
-      yield* Layer.buildWithScope(
-        Layer.mergeAll(
-          Layer.effectDiscard(DurableQueue.consume(queue, {
-            concurrency: 2,
-            shutdownTimeout: "200 millis",
-            handler: (n) =>
-              n === 0
-                ? Effect.sleep("20 millis").pipe(
-                  Effect.andThen(Effect.suspend(() => Scope.close(scope, Exit.void))),
-                  Effect.as(-1)
-                )
-                : Effect.as(Effect.sleep("10 seconds"), n)
-          })),
-          Layer.succeed(Other, { name: "other" })
-        ).pipe(Layer.provide(Layer.succeedContext(store))),
-        scope
-      )
-      const closing = yield* DurableQueue.offer(queue, 0, { id: "closing" })
-      yield* DurableQueue.offer(queue, 1, { id: "other" })
-      yield* within(Deferred.await(closed), "the close", 5_000)
-      const runs = new Map<string, number>()
-      const exits = yield* finishOnFreshConsumer(queue, [closing, "other"], runs)
-      assert.deepStrictEqual(exits, [Exit.succeed(100), Exit.succeed(101)])
     }))
 })
 

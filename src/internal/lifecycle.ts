@@ -13,7 +13,7 @@ import type { Job } from "./job.ts"
 import { resolveConcurrency } from "./options.ts"
 import { takeAllQueued } from "./queue.ts"
 import { settleShutdown, signalIfIdle } from "./settle.ts"
-import { closed, CurrentSlot, draining, InsidePool, open, paused, type PoolState, stopping } from "./state.ts"
+import { closed, draining, open, paused, type PoolState, stopping } from "./state.ts"
 import { awaitSettled, rejectWaiters } from "./submit.ts"
 import { dispatch, rebalance, releaseAll, stopJob } from "./worker.ts"
 
@@ -86,6 +86,8 @@ export const shutdown = <I>(self: PoolState<I, any, any>): Effect.Effect<Array<I
  */
 export const close = (self: PoolState<any, any, any>): Effect.Effect<void> =>
   Effect.withFiber((fiber) => {
+    // closed already: by `drain` or `shutdown`, or from inside, whose own job may still be running
+    if (self.lifecycle._tag === "Closed") return Effect.void
     if (isInside(self, fiber)) return Effect.asVoid(stopFromInside(self, fiber))
     stopIntake(self)
     const deadline = self.settings.shutdownTimeout
@@ -104,39 +106,36 @@ export const close = (self: PoolState<any, any, any>): Effect.Effect<void> =>
   })
 
 /**
- * Whether `fiber` runs inside the pool: it is one of the pool's fibers (a worker, a retry schedule's step), or was
- * started from one (a fiber a handler forked, the fiber a parallel scope runs a finalizer on as a handler closes it).
+ * Whether `fiber` is one of the pool's own: a worker (which records itself in its slot as it starts, before it runs
+ * a job) or any other fiber of the pool's set (a retry schedule's step, once started).
  */
-const isInside = (self: PoolState<any, any, any>, fiber: Fiber.Fiber<unknown, unknown>): boolean =>
-  fiber.getRef(InsidePool) === self.token
+const isInside = (self: PoolState<any, any, any>, fiber: Fiber.Fiber<unknown, unknown>): boolean => {
+  for (const slot of self.slots) if (slot.fiber === fiber) return true
+  const fibers = self.fibers.state
+  return fibers._tag === "Open" && fibers.backing.has(fiber as Fiber.Fiber<void>)
+}
 
 /**
- * Stopping the pool from inside: its scope closed, or `shutdown` run, by one of its own jobs (a handler, a retry
+ * Stopping the pool from inside: its scope closed, or `shutdown` run, on one of its own fibers (a handler, a retry
  * policy or schedule closes the scope the pool was built in, or runs `shutdown` where it cannot be interrupted, as a
  * scope's finalizers run). A drain, or a shutdown that waits for every job, would wait for the very job that is
  * stopping the pool, and so would the close of the pool's fibers. So the pool shuts down at once: every other job
  * settles with `PoolShutdown` (the running ones once their finalizers have run) before the stop returns, and the
  * job that stops the pool is stopped too, settling with `PoolShutdown` once the stop has returned to it and its
- * worker is interruptible again. That worker's fiber, and the fiber running the stop, are the ones the stop does
- * not wait for: they end with the job. Returns the inputs of the jobs that never started.
+ * fiber is interruptible again. That fiber, the one running the stop, is the one the stop does not wait for: it ends
+ * with the job. Returns the inputs of the jobs that never started.
  */
 const stopFromInside = <I>(
   self: PoolState<I, any, any>,
   fiber: Fiber.Fiber<unknown, unknown>
 ): Effect.Effect<Array<I>> => {
-  const slot = fiber.getRef(CurrentSlot)
-  const own = slot !== undefined && self.slots[slot.index - 1] === slot ? slot : undefined
-  const ownWorker = own?.fiber
   const others: Array<Job<any, any, any>> = []
-  for (const each of self.slots) {
-    if (each.job !== undefined && each !== own) others.push(each.job)
+  for (const slot of self.slots) {
+    if (slot.job !== undefined && slot.fiber !== fiber) others.push(slot.job)
   }
   const unstarted = abort(self, fiber.id)
   const fibers = self.fibers.state
-  if (fibers._tag === "Open") {
-    fibers.backing.delete(fiber as Fiber.Fiber<void>)
-    if (ownWorker !== undefined) fibers.backing.delete(ownWorker as Fiber.Fiber<void>)
-  }
+  if (fibers._tag === "Open") fibers.backing.delete(fiber as Fiber.Fiber<void>)
   return Effect.as(
     Effect.andThen(Effect.forEach(others, awaitSettled, { discard: true }), stopWorkers(self)),
     unstarted

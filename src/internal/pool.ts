@@ -33,7 +33,7 @@ import { register } from "./metrics.ts"
 import type { ResolvedSettings } from "./options.ts"
 import { SlidingLog } from "./rateLimit.ts"
 import { ReadyQueue } from "./readyQueue.ts"
-import { InsidePool, isStopping, open, type PoolState, type PoolToken } from "./state.ts"
+import { isStopping, open, type PoolState } from "./state.ts"
 import { Counters, snapshot } from "./stats.ts"
 import {
   awaitSettled,
@@ -89,21 +89,13 @@ const build = <I, A, E, R>(
     const clock = yield* Clock.Clock
     const rate = settings.rateLimit
     const events = yield* SlotEvents
-    const token: PoolToken = {}
     const self: PoolState<I, A, E> = {
       name: settings.name,
       settings,
       clock,
       origin: clock.currentTimeMillisUnsafe(),
       fibers,
-      token,
-      // every fiber of the pool carries its token: a close that runs on one of them, or on a fiber started from one
-      // (a parallel scope's finalizer), comes from inside the pool (see `lifecycle.ts`)
-      fork: (yield* Effect.provideService(FiberSet.runtime(fibers)<R>(), InsidePool, token)) as unknown as PoolState<
-        I,
-        A,
-        E
-      >["fork"],
+      fork: (yield* FiberSet.runtime(fibers)<R>()) as unknown as PoolState<I, A, E>["fork"],
       run,
       wantsInfo: run.length !== 1,
       retry: settings.retry,

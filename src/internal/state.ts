@@ -3,7 +3,6 @@
  * synchronous sections, so every transition is atomic: no locks, no semaphore, no fiber per job.
  */
 import type * as Clock from "effect/Clock"
-import * as Context from "effect/Context"
 import type * as Deferred from "effect/Deferred"
 import type * as Effect from "effect/Effect"
 import type * as Fiber from "effect/Fiber"
@@ -57,26 +56,8 @@ export interface Slot extends Timed {
   wake: ((resume: Effect.Effect<void>) => void) | undefined
 }
 
-/** A pool's identity, which every fiber of the pool carries in its context (`InsidePool`). */
-export type PoolToken = object
-
-/**
- * The pool a fiber belongs to, or descends from: the pool's own fibers carry its token, and so does every fiber
- * started from one of them (a fiber a handler forks, a parallel scope's finalizer run by a closing handler).
- */
-export const InsidePool = Context.Reference<PoolToken | undefined>("effect-worker-pool/internal/InsidePool", {
-  defaultValue: () => undefined
-})
-
-/** The slot of the worker a fiber is, or descends from (see `InsidePool`). */
-export const CurrentSlot = Context.Reference<Slot | undefined>("effect-worker-pool/internal/CurrentSlot", {
-  defaultValue: () => undefined
-})
-
 export interface PoolState<I, A, E> {
   readonly name: string
-  /** the token the pool's fibers carry (see `InsidePool`) */
-  readonly token: PoolToken
   readonly settings: ResolvedSettings
   readonly clock: Clock.Clock
   /** the clock's reading when the pool was made: jobs stamp their times from it (see `stampOf`) */

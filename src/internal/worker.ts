@@ -16,16 +16,7 @@ import { type Ending, infoOf, type Job, noTimeout } from "./job.ts"
 import { passKey } from "./queue.ts"
 import { NoRetry, predicateFor, retryInput, scheduleRetry } from "./retry.ts"
 import { settleRan, signalIfIdle } from "./settle.ts"
-import {
-  CurrentSlot,
-  currentTime,
-  elapsed,
-  keepsWorkers,
-  mayStart,
-  type PoolState,
-  type Slot,
-  stampOf
-} from "./state.ts"
+import { currentTime, elapsed, keepsWorkers, mayStart, type PoolState, type Slot, stampOf } from "./state.ts"
 import { admitWaiters } from "./submit.ts"
 import { arm, wakeBy } from "./timers.ts"
 
@@ -272,7 +263,7 @@ export const stopJob = (self: PoolState<any, any, any>, job: Job<any, any, any>,
 
 /** Starts a worker fiber in `slot` (a new slot, or the slot of a worker that is being replaced). */
 const spawn = (self: PoolState<any, any, any>, slot: Slot): void => {
-  const fiber = self.fork(Effect.provideService(worker(self, slot), CurrentSlot, slot), { uninterruptible: true })
+  const fiber = self.fork(worker(self, slot), { uninterruptible: true })
   fiber.addObserver((exit) => workerEnded(self, slot, fiber, exit))
 }
 
