@@ -8,7 +8,6 @@
 import * as NodeRedis from "@effect/platform-node/NodeRedis"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import { assert, describe, it } from "@effect/vitest"
-import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
@@ -28,15 +27,9 @@ import * as RedisDurableQueue from "../layers/RedisDurableQueue.ts"
 import { DurableQueue, WorkerPool } from "../src/index.ts"
 import { eventually, takeN } from "./utils/durable.ts"
 import { trackFibers } from "./utils/fibers.ts"
+import { outcome, within } from "./utils/outcomes.ts"
 import { pgConfig, redisUrl, runId } from "./utils/servers.ts"
 import { checkAccounts } from "./utils/stats.ts"
-
-/** Fails the test (with `label`) when `self` has not ended within `ms` of real time. */
-const within = <A, E, R>(self: Effect.Effect<A, E, R>, label: string, ms = 3000): Effect.Effect<A, E, R> =>
-  Effect.flatMap(
-    Effect.timeoutOption(self, ms),
-    (option) => Option.isSome(option) ? Effect.succeed(option.value) : Effect.die(new Error(`hung: ${label}`))
-  )
 
 /** Awaits every handle, failing the test with the pool's stats when they have not all settled within 3 s. */
 const settleAll = <A, E>(
@@ -63,17 +56,6 @@ const pickStats = (s: WorkerPool.Stats) => ({
   workers: s.workers,
   shutdown: s.shutdown
 })
-
-/** The tag of a failure's typed error, or "defect" / "interrupted", or "ok:<value>". */
-const outcome = (exit: Exit.Exit<unknown, unknown>): string => {
-  if (Exit.isSuccess(exit)) return `ok:${String(exit.value)}`
-  const error = Cause.findErrorOption(exit.cause)
-  if (Option.isSome(error)) {
-    const e = error.value as { readonly _tag?: string }
-    return typeof e === "object" && e !== null && typeof e._tag === "string" ? e._tag : String(e)
-  }
-  return Cause.hasInterruptsOnly(exit.cause) ? "interrupted" : "defect"
-}
 
 describe("closing a pool's scope from inside the pool", () => {
   it.live("a handler closes the scope while jobs run, wait in the queue and wait for room: all settle once", () =>

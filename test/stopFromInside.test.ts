@@ -4,42 +4,22 @@
  * from one) is outside it. Every wait is bounded.
  */
 import { assert, describe, it } from "@effect/vitest"
-import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
-import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import { DurableQueue, WorkerPool } from "../src/index.ts"
 import { trackFibers } from "./utils/fibers.ts"
+import { sleeper } from "./utils/jobs.ts"
+import { outcome, within } from "./utils/outcomes.ts"
 import { checkAccounts } from "./utils/stats.ts"
 
-/** Fails the test (with `label`) when `self` has not ended within `ms` of real time. */
-const within = <A, E, R>(self: Effect.Effect<A, E, R>, label: string, ms = 3000): Effect.Effect<A, E, R> =>
-  Effect.flatMap(
-    Effect.timeoutOption(self, ms),
-    (option) => Option.isSome(option) ? Effect.succeed(option.value) : Effect.die(new Error(`hung: ${label}`))
-  )
-
-/** The tag of a failure's typed error, or "defect" / "interrupted", or "ok:<value>". */
-const outcome = (exit: Exit.Exit<unknown, unknown>): string => {
-  if (Exit.isSuccess(exit)) return `ok:${String(exit.value)}`
-  const error = Cause.findErrorOption(exit.cause)
-  if (Option.isSome(error)) {
-    const e = error.value as { readonly _tag?: string }
-    return typeof e === "object" && e !== null && typeof e._tag === "string" ? e._tag : String(e)
-  }
-  return Cause.hasInterruptsOnly(exit.cause) ? "interrupted" : "defect"
-}
-
-const sleeper = (ms: number) => Effect.as(Effect.sleep(ms), ms)
-
-class PoolA extends Context.Service<PoolA, WorkerPool.WorkerPool<number, number>>()("review/PoolA") {}
-class PoolB extends Context.Service<PoolB, WorkerPool.WorkerPool<number, number>>()("review/PoolB") {}
+class PoolA extends Context.Service<PoolA, WorkerPool.WorkerPool<number, number>>()("test/stopFromInside/PoolA") {}
+class PoolB extends Context.Service<PoolB, WorkerPool.WorkerPool<number, number>>()("test/stopFromInside/PoolB") {}
 
 describe("a close from outside still drains within shutdownTimeout", () => {
   for (const strategy of ["sequential", "parallel"] as const) {
@@ -330,7 +310,7 @@ describe("an Executor job closes the executor's scope", () => {
 let counter = 0
 const numbers = (label: string) =>
   DurableQueue.define({
-    name: `review-${label}-${++counter}-${Math.random().toString(36).slice(2, 8)}`,
+    name: `inside-${label}-${++counter}-${Math.random().toString(36).slice(2, 8)}`,
     input: Schema.Number,
     success: Schema.Number,
     maxAttempts: 1
